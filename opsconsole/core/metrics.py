@@ -1,0 +1,60 @@
+"""The metric catalogue: every metric name the product knows, its unit and
+the device kinds that report it. Units live in the names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    name: str
+    unit: str  # display unit ("" for unitless / state)
+    kinds: tuple[str, ...]
+    label: str
+    numeric: bool = True  # kept in ring buffers
+    per_outlet: bool = False  # a list, one value per outlet
+
+
+_M = MetricInfo
+CATALOGUE: dict[str, MetricInfo] = {
+    m.name: m
+    for m in [
+        _M("hashrate_ths", "TH/s", ("miner",), "Hashrate"),
+        _M("hashrate_nominal_ths", "TH/s", ("miner",), "Nominal hashrate"),
+        _M("power_w", "W", ("miner", "pdu", "gpu"), "Power"),
+        _M("temp_c", "°C", ("miner", "gpu"), "Temperature"),
+        _M("temp_inlet_c", "°C", ("miner",), "Inlet temperature"),
+        _M("fan_rpm", "rpm", ("miner",), "Fan"),
+        _M("uptime_s", "s", ("miner", "pdu", "host"), "Uptime"),
+        _M("state", "", ("miner",), "State", numeric=False),
+        _M("outlet_power_w", "W", ("pdu",), "Outlet power", numeric=False, per_outlet=True),
+        _M("outlet_state", "", ("pdu",), "Outlet state", numeric=False, per_outlet=True),
+        _M("util_pct", "%", ("gpu",), "Utilisation"),
+        _M("mem_util_pct", "%", ("gpu",), "Memory utilisation"),
+        _M("mem_used_mib", "MiB", ("gpu",), "Memory used"),
+        _M("mem_total_mib", "MiB", ("gpu",), "Memory total"),
+        _M("mem_temp_c", "°C", ("gpu",), "Memory temperature"),
+        _M("power_limit_w", "W", ("gpu",), "Power limit"),
+        _M("sm_clock_mhz", "MHz", ("gpu",), "SM clock"),
+        _M("mem_clock_mhz", "MHz", ("gpu",), "Memory clock"),
+        _M("fan_pct", "%", ("gpu",), "Fan"),
+        _M("ecc_uncorrected", "", ("gpu",), "ECC uncorrected"),
+        _M("xid_last", "", ("gpu",), "Last XID"),
+        _M("throttle_reasons", "", ("gpu",), "Throttle reasons", numeric=False),
+        # net-snmp-host profile (a Linux machine running snmpd)
+        _M("load_1m", "", ("host",), "Load 1 min"),
+        _M("mem_total_kib", "KiB", ("host",), "Memory total"),
+        _M("mem_avail_kib", "KiB", ("host",), "Memory available"),
+    ]
+}
+
+DEVICE_KINDS = ("miner", "pdu", "gpu", "host")
+
+
+def is_known(name: str) -> bool:
+    return name in CATALOGUE
+
+
+def numeric_metrics() -> list[str]:
+    return [m.name for m in CATALOGUE.values() if m.numeric]

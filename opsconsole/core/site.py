@@ -1,0 +1,111 @@
+"""The typed site model (what a validated site.toml becomes).
+
+Loading and validation live in `siteload`; this module only holds shapes so
+that every layer can import it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DUTIES = ("mining", "inference", "idle")
+DEFAULT_SNMP_PORT = 161
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    id: str
+    version: str  # "1" | "2c" | "3"
+    community: str | None = None  # resolved secret (v1/v2c)
+    user: str | None = None
+    auth_protocol: str | None = None  # MD5 SHA SHA224 SHA256 SHA384 SHA512
+    auth_key: str | None = None  # resolved secret
+    priv_protocol: str | None = None  # DES AES AES192 AES256
+    priv_key: str | None = None  # resolved secret
+
+    def __repr__(self) -> str:  # secrets must never reach logs
+        return f"Credentials(id={self.id!r}, version={self.version!r})"
+
+    __str__ = __repr__
+
+    @property
+    def security_level(self) -> str:
+        if self.version != "3":
+            return "community"
+        if self.priv_protocol:
+            return "authPriv"
+        if self.auth_protocol:
+            return "authNoPriv"
+        return "noAuthNoPriv"
+
+
+@dataclass(frozen=True, slots=True)
+class DutyStep:
+    action: str  # snmp-set | pdu-outlet | nvml-power-limit | command | http | wait-metric
+    targets: str | tuple[str, ...] = "all"  # miners | gpus | pdus | all | device ids
+    params: dict[str, Any] = field(default_factory=dict)  # the action's own keys
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    kind: str  # miner | pdu | gpu | host
+    group: str
+    host: str | None = None  # SNMP devices
+    port: int = DEFAULT_SNMP_PORT
+    profile: str | None = None
+    credentials: str | None = None
+    nvml_index: int | None = None  # gpu devices
+    uuid: str | None = None
+    rack: str | None = None
+    position: int | None = None
+    pdu: str | None = None
+    outlet: int | None = None
+    timeout_s: float | None = None  # None: the site default
+    retries: int | None = None
+
+    @property
+    def address(self) -> str:
+        if self.kind == "gpu":
+            return f"nvml:{self.uuid or self.nvml_index}"
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: str
+    name: str
+    duty: str
+    devices: tuple[Device, ...]
+    expected_kw: dict[str, float] = field(default_factory=dict)
+    duties: dict[str, tuple[DutyStep, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    path: Path | None  # the site file; profiles/ beside it
+    poll_interval_s: float = 10.0
+    power_budget_kw: float | None = None
+    snmp_timeout_s: float = 2.0
+    snmp_retries: int = 1
+    max_concurrency: int = 256  # polls in flight at once
+    nvml: str = "auto"  # auto | real | simulated
+    credentials: dict[str, Credentials] = field(default_factory=dict)
+    groups: tuple[Group, ...] = ()
+    profiles: dict[str, Any] = field(default_factory=dict)  # name -> profiles.Profile
+
+    def devices(self) -> list[Device]:
+        return [d for g in self.groups for d in g.devices]
+
+    def device(self, device_id: str) -> Device | None:
+        for g in self.groups:
+            for d in g.devices:
+                if d.id == device_id:
+                    return d
+        return None
+
+    def group(self, group_id: str) -> Group | None:
+        return next((g for g in self.groups if g.id == group_id), None)
