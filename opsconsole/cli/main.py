@@ -1,0 +1,113 @@
+"""The `opsconsole` command: the GUI by default, headless subcommands beside it.
+
+Exit codes (contract): 0 done, 1 unexpected failure, 2 bad usage or invalid
+site file, 3 duty switch not fully done, 4 refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from opsconsole import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_PARTIAL, EXIT_REFUSED = 0, 1, 2, 3, 4
+
+
+def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted both before and after a subcommand. On subparsers the
+    default is SUPPRESS so a value given before the subcommand survives."""
+    d = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--config", type=Path, metavar="FILE", help="site file (TOML)", **d)
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="journal, audit and history (default: per site, in the user data dir)",
+                   **d)
+    p.add_argument("--read-only", action="store_true", help="refuse every mutation", **d)
+    p.add_argument("-v", "--verbose", action="count", help="more logging", **d)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="opsconsole",
+        description="Console for hybrid mining / AI-inference sites.",
+    )
+    _common(p, suppress=False)
+    p.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    p.add_argument("--demo", action="store_true", help="GUI on the built-in simulated site")
+    p.add_argument("--wall", action="store_true", help="read-only wall display, full screen")
+    p.add_argument("--screenshot", type=Path, metavar="PNG",
+                   help="render the window to PNG and exit")
+    p.add_argument("--screenshot-after", type=float, default=None, metavar="SECONDS",
+                   help="wait this long before the screenshot (default: first data)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sp = sub.add_parser("poll", help="poll the site's devices and print readings")
+    _common(sp, suppress=True)
+    sp.add_argument("--once", action="store_true", help="one pass over every device, then exit")
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+
+    sp = sub.add_parser("check-config", help="validate a site file (exit 0 or 2)")
+    _common(sp, suppress=True)
+    sp.add_argument("file", type=Path, metavar="FILE")
+
+    sp = sub.add_parser("simulate", help="run the simulated site on loopback")
+    _common(sp, suppress=True)
+    sp.add_argument("--miners", type=int, default=200)
+    sp.add_argument("--gpus", type=int, default=8)
+    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
+    sp.add_argument("--fault-rate", type=float, default=None,
+                    help="faults per miner-hour (default: the simulator's)")
+    sp.add_argument("--write-config", type=Path, metavar="FILE",
+                    help="write the matching site file here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if (args.verbose or 0) > 1
+        else logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "check-config":
+            from opsconsole.cli import check
+
+            return check.run(args)
+        if args.command == "poll":
+            from opsconsole.cli import poll
+
+            return poll.run(args)
+        if args.command == "simulate":
+            from opsconsole.cli import simulate
+
+            return simulate.run(args)
+        from opsconsole.ui.app import run_gui
+
+        return run_gui(args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:  # the contract: 1 for the unexpected, one line
+        logging.getLogger("opsconsole").debug("unexpected failure", exc_info=True)
+        print(f"opsconsole: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def load_site_or_exit(path: Path | None):
+    """Load and validate a site file; on problems print one line each to
+    stderr and raise SystemExit(2)."""
+    from opsconsole.core.errors import ConfigError
+    from opsconsole.core.siteload import load_site
+
+    if path is None:
+        print("opsconsole: --config FILE is required", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+    try:
+        return load_site(path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None

@@ -1,0 +1,70 @@
+"""`opsconsole poll --config FILE [--once] [--format table|json]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+
+from opsconsole.cli.main import EXIT_OK, load_site_or_exit
+from opsconsole.collectors.poller import CycleStats, Poller
+from opsconsole.core.readings import Reading
+from opsconsole.core.report import poll_json, poll_table
+from opsconsole.core.site import Site
+from opsconsole.core.store import LiveStore
+
+
+def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
+          fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(poll_json(site, store, readings, cycle_s)), flush=True)
+    else:
+        print(poll_table(site, store, readings, cycle_s), flush=True)
+
+
+async def _once(site: Site, fmt: str) -> None:
+    store = LiveStore(site)
+    poller = Poller(site, store.ingest)
+    try:
+        t0 = time.monotonic()
+        readings = await poller.poll_once()
+        cycle_s = time.monotonic() - t0
+    finally:
+        await poller.close()
+    store.ingest(readings)
+    _emit(site, store, readings, cycle_s, fmt)
+
+
+async def _forever(site: Site, fmt: str) -> None:
+    store = LiveStore(site)
+    seen: dict[str, Reading] = {}
+
+    def on_batch(batch: list[Reading]) -> None:
+        store.ingest(batch)
+        for r in batch:
+            seen[r.device] = r
+
+    def on_cycle(stats: CycleStats) -> None:
+        if seen:
+            _emit(site, store, list(seen.values()), stats.duration_s, fmt)
+        c = stats.counts
+        print(f"# cycle {stats.cycle}: {stats.polled} polled, {c['ok']} ok, "
+              f"{c['partial']} partial, {c['unreachable']} unreachable, {c['error']} error, "
+              f"{stats.skipped} backing off, {stats.late} late, {stats.duration_s:.2f} s",
+              file=sys.stderr, flush=True)
+
+    poller = Poller(site, on_batch, on_cycle=on_cycle)
+    try:
+        await poller.run()
+    finally:
+        await poller.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    site = load_site_or_exit(getattr(args, "config", None))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_once(site, args.format) if args.once else _forever(site, args.format))
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""`opsconsole simulate [--miners N] [--gpus N] [--write-config FILE]`: the
+simulated site's SNMP agents on loopback, until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+import sys
+
+from opsconsole.cli.main import EXIT_OK, EXIT_USAGE
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from opsconsole.sim.site import SimSite
+
+    kwargs = {"miners": args.miners, "gpus": args.gpus, "seed": args.seed}
+    if args.fault_rate is not None:
+        kwargs["fault_rate"] = args.fault_rate
+    site = SimSite(**kwargs)
+    await site.start(host=args.host)
+    try:
+        if args.write_config:
+            site.write_config(args.write_config)
+            where = f"; site file {args.write_config}"
+        else:
+            where = ""
+        print(f"simulating {args.miners} miners, {site.pdu_count} PDUs and {args.gpus} GPUs "
+              f"on {args.host}{where}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await site.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if not ipaddress.ip_address(args.host).is_loopback:
+            raise ValueError
+    except ValueError:
+        print(f"simulate: --host {args.host}: must be a loopback address (127.0.0.0/8 or ::1)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.miners < 0 or args.gpus < 0:
+        print("simulate: --miners and --gpus must be >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    asyncio.run(_serve(args))
+    return EXIT_OK

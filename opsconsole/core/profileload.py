@@ -1,0 +1,472 @@
+"""Load and validate device profiles (TOML) into `profiles.Profile`.
+
+Shipped profiles live in `resources/profiles/`; a `profiles/` folder beside a
+site file adds profiles or overrides shipped ones by name. Every problem is
+reported at once, one line each: `FILE: KEY.PATH: problem`.
+
+The small validation helpers here (`Problems`, `check_keys`, `read_toml`, ...)
+are shared with `siteload`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from opsconsole.core.errors import ConfigError
+from opsconsole.core.metrics import CATALOGUE, DEVICE_KINDS
+from opsconsole.core.paths import profiles_dir
+from opsconsole.core.profiles import CONTROL_TYPES, REDUCERS, ControlSpec, MetricSpec, Profile
+
+__all__ = ["ProfileSet", "collect_profiles", "load_profile_file", "load_profiles"]
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_OID = re.compile(r"^\d+(\.\d+)+$")
+_SYNTAX_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_SYNTAX_END = re.compile(r"\s*\(at end of document\)\s*$")
+_PROFILE_KEYS = ("name", "kind", "description", "metrics", "controls")
+_METRIC_KEYS = ("oid", "walk", "reduce", "scale", "offset", "map")
+_CONTROL_KEYS = ("oid", "type", "value", "index")
+_CONTROL_INDEXES = ("outlet",)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def key_part(key: str) -> str:
+    """A key as it appears in a dotted key path (quoted when not bare)."""
+    return key if _BARE_KEY.match(key) else '"' + key.replace('"', '\\"') + '"'
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key_part(key)}" if path else key_part(key)
+
+
+def type_name(value: object) -> str:
+    """The TOML name of a value's type, with an article."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime | date | time):
+        return "a date/time"
+    return type(value).__name__
+
+
+def quoted(choices: Iterable[str]) -> str:
+    return ", ".join(f'"{c}"' for c in choices)
+
+
+class Problems:
+    """Collects error lines for one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: list[str] = []
+
+    def add(self, key_path: str, problem: str) -> None:
+        where = f"{key_path}: " if key_path else ""
+        self.lines.append(f"{self.file}: {where}{problem}")
+
+    def __bool__(self) -> bool:
+        return bool(self.lines)
+
+
+def check_keys(table: dict[str, Any], allowed: Iterable[str], path: str, probs: Problems) -> None:
+    """Report every key of `table` not in `allowed`, with a did-you-mean hint."""
+    allowed = list(allowed)
+    for key in table:
+        if key in allowed:
+            continue
+        hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.7)
+        extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+        probs.add(join(path, key), f'unknown key "{key}"{extra}')
+
+
+def read_toml(path: Path, probs: Problems) -> dict[str, Any] | None:
+    """Parse a TOML file; on failure add one line (file, line, column) and return None."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        probs.add("", f"cannot read file: {exc.strerror or exc}")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        probs.add("", f"not UTF-8 text (byte {exc.start})")
+        return None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _SYNTAX_POS.search(msg)
+        if m:
+            where = f"line {m.group(1)}, column {m.group(2)}"
+            msg = msg[: m.start()]
+        else:
+            lines = text.count("\n") + 1
+            where = f"line {lines}, end of file" if _SYNTAX_END.search(msg) else "line ?"
+            msg = _SYNTAX_END.sub("", msg)
+        probs.add(where, f"TOML syntax error: {msg}")
+        return None
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def want_str(
+    table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False
+) -> str | None:
+    """A string value (or None when absent / wrong; problems are reported)."""
+    if key not in table:
+        if required:
+            probs.add(join(path, key), "missing required key")
+        return None
+    value = table[key]
+    if not isinstance(value, str):
+        probs.add(join(path, key), f"expected a string, got {type_name(value)}")
+        return None
+    if not value.strip():
+        probs.add(join(path, key), "must not be empty")
+        return None
+    return value
+
+
+def want_choice(
+    table: dict[str, Any],
+    key: str,
+    choices: Iterable[str],
+    path: str,
+    probs: Problems,
+    *,
+    required: bool = False,
+    what: str = "value",
+) -> str | None:
+    value = want_str(table, key, path, probs, required=required)
+    if value is None:
+        return None
+    choices = list(choices)
+    if value in choices:
+        return value
+    hint = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+    probs.add(join(path, key), f'unknown {what} "{value}": expected one of {quoted(choices)}{extra}')
+    return None
+
+
+def want_number(
+    table: dict[str, Any],
+    key: str,
+    path: str,
+    probs: Problems,
+    *,
+    required: bool = False,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+) -> float | None:
+    """An int or float (not a bool), finite, within [lo, hi] (lo exclusive if lo_open)."""
+    if key not in table:
+        if required:
+            probs.add(join(path, key), "missing required key")
+        return None
+    value = table[key]
+    if not is_number(value):
+        probs.add(join(path, key), f"expected a number, got {type_name(value)}")
+        return None
+    if not math.isfinite(value):
+        probs.add(join(path, key), "must be a finite number")
+        return None
+    if not _in_range(value, lo, hi, lo_open):
+        probs.add(join(path, key), f"{value} is out of range ({_range_text(lo, hi, lo_open)})")
+        return None
+    return float(value)
+
+
+def want_int(
+    table: dict[str, Any],
+    key: str,
+    path: str,
+    probs: Problems,
+    *,
+    required: bool = False,
+    lo: int | None = None,
+    hi: int | None = None,
+) -> int | None:
+    """An integer (not a bool, not a float) within [lo, hi]."""
+    if key not in table:
+        if required:
+            probs.add(join(path, key), "missing required key")
+        return None
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        probs.add(join(path, key), f"expected an integer, got {type_name(value)}")
+        return None
+    if not _in_range(value, lo, hi, False):
+        probs.add(join(path, key), f"{value} is out of range ({_range_text(lo, hi, False)})")
+        return None
+    return value
+
+
+def want_bool(table: dict[str, Any], key: str, path: str, probs: Problems) -> bool | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, bool):
+        probs.add(join(path, key), f"expected a boolean (true/false), got {type_name(value)}")
+        return None
+    return value
+
+
+def want_table(
+    table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False
+) -> dict[str, Any] | None:
+    if key not in table:
+        if required:
+            probs.add(join(path, key), "missing required table")
+        return None
+    value = table[key]
+    if not isinstance(value, dict):
+        probs.add(join(path, key), f"expected a table, got {type_name(value)}")
+        return None
+    return value
+
+
+def _in_range(value: float, lo: float | None, hi: float | None, lo_open: bool) -> bool:
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        return False
+    return hi is None or value <= hi
+
+
+def _range_text(lo: float | None, hi: float | None, lo_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"must be > {lo} and <= {hi}" if lo_open else f"must be {lo}..{hi}"
+    if lo is not None:
+        return f"must be > {lo}" if lo_open else f"must be >= {lo}"
+    return f"must be <= {hi}"
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def parse_oid(table: dict[str, Any], path: str, probs: Problems) -> str | None:
+    oid = want_str(table, "oid", path, probs, required=True)
+    if oid is None:
+        return None
+    oid = oid.strip().removeprefix(".")
+    if not _OID.match(oid):
+        probs.add(join(path, "oid"), f'"{oid}" is not a dotted numeric OID (like "1.3.6.1.2.1.1.3.0")')
+        return None
+    return oid
+
+
+def _parse_map(table: dict[str, Any], path: str, probs: Problems) -> dict[int, str] | None:
+    raw = want_table(table, "map", path, probs)
+    if raw is None:
+        return None
+    mpath = join(path, "map")
+    out: dict[int, str] = {}
+    for key, value in raw.items():
+        try:
+            code = int(key.strip())
+        except ValueError:
+            probs.add(join(mpath, key), f'key "{key}" is not an integer code')
+            continue
+        if not isinstance(value, str) or not value:
+            probs.add(join(mpath, key), f"expected a non-empty string, got {type_name(value)}")
+            continue
+        out[code] = value
+    if not raw:
+        probs.add(mpath, "must not be empty")
+    return out
+
+
+def _parse_metric(name: str, table: object, kind: str | None, path: str, probs: Problems) -> MetricSpec | None:
+    if not isinstance(table, dict):
+        probs.add(path, f"expected a table, got {type_name(table)}")
+        return None
+    info = CATALOGUE.get(name)
+    if info is None:
+        hint = difflib.get_close_matches(name, list(CATALOGUE), n=1, cutoff=0.6)
+        extra = f' (did you mean "{hint[0]}"?)' if hint else ""
+        probs.add(path, f'unknown metric "{name}": not in the metric catalogue{extra}')
+    elif kind is not None and kind not in info.kinds:
+        probs.add(path, f'metric "{name}" is not reported by {kind} devices (only {", ".join(info.kinds)})')
+    check_keys(table, _METRIC_KEYS, path, probs)
+    before = len(probs.lines)
+    oid = parse_oid(table, path, probs)
+    walk = want_bool(table, "walk", path, probs)
+    reduce = want_choice(table, "reduce", REDUCERS, path, probs, what="reducer")
+    scale = want_number(table, "scale", path, probs)
+    offset = want_number(table, "offset", path, probs)
+    mapping = _parse_map(table, path, probs)
+    if len(probs.lines) > before or info is None or oid is None:
+        return None
+    return MetricSpec(
+        name=name,
+        oid=oid,
+        walk=bool(walk),
+        reduce=reduce or "max",
+        scale=1.0 if scale is None else scale,
+        offset=0.0 if offset is None else offset,
+        map=mapping,
+    )
+
+
+def _control_value(ctype: str, table: dict[str, Any], path: str, probs: Problems) -> int | str | None:
+    if "value" not in table:
+        probs.add(join(path, "value"), "missing required key")
+        return None
+    value = table["value"]
+    vpath = join(path, "value")
+    if ctype == "string":
+        if not isinstance(value, str):
+            probs.add(vpath, f'expected a string for type "string", got {type_name(value)}')
+            return None
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        probs.add(vpath, f'expected an integer for type "{ctype}", got {type_name(value)}')
+        return None
+    if ctype == "integer" and not -(2**31) <= value < 2**31:
+        probs.add(vpath, f"{value} is out of range for an SNMP Integer32")
+        return None
+    if ctype == "unsigned" and not 0 <= value < 2**32:
+        probs.add(vpath, f"{value} is out of range for an SNMP Unsigned32 (0..4294967295)")
+        return None
+    return value
+
+
+def _parse_control(name: str, table: object, path: str, probs: Problems) -> ControlSpec | None:
+    if not isinstance(table, dict):
+        probs.add(path, f"expected a table, got {type_name(table)}")
+        return None
+    check_keys(table, _CONTROL_KEYS, path, probs)
+    before = len(probs.lines)
+    oid = parse_oid(table, path, probs)
+    ctype = want_choice(table, "type", CONTROL_TYPES, path, probs, required=True, what="type")
+    value = _control_value(ctype, table, path, probs) if ctype else None
+    index = want_choice(table, "index", _CONTROL_INDEXES, path, probs, what="index")
+    if len(probs.lines) > before or oid is None or ctype is None or value is None:
+        return None
+    return ControlSpec(name=name, oid=oid, type=ctype, value=value, index=index)
+
+
+def _parse_section(
+    data: dict[str, Any], key: str, probs: Problems
+) -> Iterable[tuple[str, object, str]]:
+    section = want_table(data, key, "", probs)
+    for name, table in (section or {}).items():
+        yield name, table, join(key, name)
+
+
+def parse_profile(data: dict[str, Any], source: str, probs: Problems) -> Profile | None:
+    """Validate one parsed profile file; None when it has problems."""
+    before = len(probs.lines)
+    check_keys(data, _PROFILE_KEYS, "", probs)
+    name = want_str(data, "name", "", probs, required=True)
+    kind = want_choice(data, "kind", DEVICE_KINDS, "", probs, required=True, what="kind")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        probs.add("description", f"expected a string, got {type_name(description)}")
+    metrics: dict[str, MetricSpec] = {}
+    for mname, table, path in _parse_section(data, "metrics", probs):
+        spec = _parse_metric(mname, table, kind, path, probs)
+        if spec is not None:
+            metrics[mname] = spec
+    controls: dict[str, ControlSpec] = {}
+    for cname, table, path in _parse_section(data, "controls", probs):
+        cspec = _parse_control(cname, table, path, probs)
+        if cspec is not None:
+            controls[cname] = cspec
+    if len(probs.lines) > before or name is None or kind is None:
+        return None
+    return Profile(
+        name=name,
+        kind=kind,
+        description=description if isinstance(description, str) else "",
+        metrics=metrics,
+        controls=controls,
+        source=source,
+    )
+
+
+def load_profile_file(path: Path) -> tuple[Profile | None, list[str], str | None]:
+    """Load one profile file: (profile or None, error lines, the name it declares)."""
+    probs = Problems(str(path))
+    data = read_toml(path, probs)
+    if data is None:
+        return None, probs.lines, None
+    declared = data.get("name") if isinstance(data.get("name"), str) else None
+    profile = parse_profile(data, str(path), probs)
+    return profile, probs.lines, declared
+
+
+@dataclass
+class ProfileSet:
+    """The outcome of loading profile folders, errors included (never raises)."""
+
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # names declared by files that failed
+
+
+def _load_dir(folder: Path, result: ProfileSet) -> None:
+    seen: dict[str, Path] = {}
+    try:
+        files = sorted(p for p in folder.glob("*.toml") if p.is_file())
+    except OSError as exc:
+        result.errors.append(f"{folder}: cannot list folder: {exc.strerror or exc}")
+        return
+    for file in files:
+        profile, errors, declared = load_profile_file(file)
+        result.errors.extend(errors)
+        if profile is None:
+            if declared:
+                result.broken.add(declared)
+            continue
+        if profile.name in seen:
+            result.errors.append(
+                f'{file}: name: profile "{profile.name}" is also defined in {seen[profile.name]}'
+            )
+            continue
+        seen[profile.name] = file
+        result.profiles[profile.name] = profile
+        result.broken.discard(profile.name)
+
+
+def collect_profiles(extra_dir: Path | None = None) -> ProfileSet:
+    """Load shipped profiles, then `extra_dir` (adds or overrides by name)."""
+    result = ProfileSet()
+    shipped = profiles_dir()
+    if shipped.is_dir():
+        _load_dir(shipped, result)
+    if extra_dir is not None:
+        if extra_dir.is_dir():
+            _load_dir(extra_dir, result)
+        elif extra_dir.exists():
+            result.errors.append(f"{extra_dir}: expected a folder of profile files")
+    return result
+
+
+def load_profiles(extra_dir: Path | None = None) -> dict[str, Profile]:
+    """Every profile by name; raises ConfigError listing every problem."""
+    result = collect_profiles(extra_dir)
+    if result.errors:
+        raise ConfigError(result.errors)
+    return result.profiles

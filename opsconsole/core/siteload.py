@@ -1,0 +1,862 @@
+"""Load and validate a site file (TOML) into the typed `site.Site`.
+
+Every problem is reported at once, one line each, formatted
+`{path}: {key.path}: {problem}` (the path as the caller gave it, list
+indexes from 0). Secrets are resolved from the environment and never appear
+in a message. Bad input raises `ConfigError`, never anything else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from opsconsole.core.errors import ConfigError
+from opsconsole.core.metrics import CATALOGUE, DEVICE_KINDS
+from opsconsole.core.profileload import (
+    Problems,
+    ProfileSet,
+    check_keys,
+    collect_profiles,
+    is_number,
+    join,
+    quoted,
+    read_toml,
+    type_name,
+    want_bool,
+    want_choice,
+    want_int,
+    want_number,
+    want_str,
+    want_table,
+)
+from opsconsole.core.profiles import Profile
+from opsconsole.core.site import DEFAULT_SNMP_PORT, DUTIES, Credentials, Device, DutyStep, Group, Site
+
+__all__ = ["ACTIONS", "SELECTORS", "SNMP_KINDS", "load_site", "parse_address"]
+
+SNMP_KINDS = ("miner", "pdu", "host")
+SELECTORS = ("miners", "gpus", "pdus", "all")
+SELECTOR_KIND = {"miners": "miner", "gpus": "gpu", "pdus": "pdu"}
+ACTIONS = ("snmp-set", "pdu-outlet", "nvml-power-limit", "command", "http", "wait-metric")
+NVML_MODES = ("auto", "real", "simulated")
+SNMP_VERSIONS = ("1", "2c", "3")
+AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
+PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
+OUTLET_STATES = ("on", "off", "cycle")
+HTTP_METHODS = ("GET", "HEAD", "POST")
+METRIC_OPS = ("<", "<=", ">", ">=", "==", "!=")
+MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
+
+_TOP_KEYS = ("site", "credentials", "groups")
+_SITE_KEYS = (
+    "name",
+    "poll_interval_s",
+    "power_budget_kw",
+    "snmp_timeout_s",
+    "snmp_retries",
+    "max_concurrency",
+    "nvml",
+)
+_CRED_KEYS = (
+    "version",
+    "community",
+    "community_env",
+    "user",
+    "auth_protocol",
+    "auth_key",
+    "auth_key_env",
+    "priv_protocol",
+    "priv_key",
+    "priv_key_env",
+)
+_V12_KEYS = ("community", "community_env")
+_V3_KEYS = _CRED_KEYS[3:]
+_GROUP_KEYS = ("id", "name", "duty", "expected_kw", "devices", "duties")
+_DEVICE_KEYS = (
+    "id",
+    "kind",
+    "address",
+    "profile",
+    "credentials",
+    "nvml_index",
+    "uuid",
+    "rack",
+    "position",
+    "pdu",
+    "outlet",
+    "timeout_s",
+    "retries",
+)
+_SNMP_ONLY = ("address", "profile", "credentials", "timeout_s", "retries")
+_GPU_ONLY = ("nvml_index", "uuid")
+_STEP_COMMON = ("action", "targets", "timeout_s")
+_ACTION_KEYS: dict[str, tuple[str, ...]] = {
+    "snmp-set": ("control",),
+    "pdu-outlet": ("state",),
+    "nvml-power-limit": ("watts",),
+    "command": ("argv", "env"),
+    "http": ("url", "method", "expect_status"),
+    "wait-metric": ("metric", "op", "value"),
+}
+_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ENV_NAME = re.compile(r"^[^=\0]+$")
+
+
+def load_site(path: Path, *, env: Mapping[str, str] | None = None) -> Site:
+    """Parse, validate and type a site file; raise ConfigError with every problem."""
+    path = Path(path)
+    probs = Problems(str(path))
+    try:
+        site = _load(path, probs, os.environ if env is None else env)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a validator bug must still not give a traceback
+        probs.add("", f"internal error while validating ({type(exc).__name__}); please report it")
+        raise ConfigError(probs.lines) from None
+    return site
+
+
+def _load(path: Path, probs: Problems, env: Mapping[str, str]) -> Site:
+    data = read_toml(path, probs)
+    if data is None:
+        raise ConfigError(probs.lines)
+    pdir = path.parent / "profiles"
+    pset = collect_profiles(pdir if pdir.is_dir() else None)
+    site = _SiteLoader(probs, env, pset).site(data, path)
+    errors = probs.lines + pset.errors
+    if errors or site is None:
+        raise ConfigError(errors)
+    return site
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+def parse_address(text: str) -> tuple[str, int] | str:
+    """`host`, `host:port`, `[v6]:port` or a bare IPv6 literal -> (host, port),
+    or a problem description."""
+    s = text.strip()
+    if not s:
+        return "must not be empty"
+    port_text: str | None = None
+    if s.startswith("["):
+        host, sep, rest = s[1:].partition("]")
+        if not sep:
+            return f'"{text}": missing "]" after the IPv6 address'
+        if rest and not rest.startswith(":"):
+            return f'"{text}": expected ":PORT" after "]"'
+        port_text = rest[1:] if rest else None
+        if not _is_ipv6(host):
+            return f'"{host}" is not a valid IPv6 address'
+    elif s.count(":") > 1:
+        if _is_ipv6(s):
+            return s, DEFAULT_SNMP_PORT
+        return f'"{text}" is not a valid IPv6 address (write "[ADDRESS]:PORT" to give a port)'
+    else:
+        host, sep, rest = s.partition(":")
+        port_text = rest if sep else None
+        problem = _host_problem(host)
+        if problem:
+            return problem
+    if port_text is None:
+        return host, DEFAULT_SNMP_PORT
+    if not port_text.isdigit():
+        return f'port "{port_text}" is not a number'
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        return f"port {port} is out of range (must be 1..65535)"
+    return host, port
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_problem(host: str) -> str | None:
+    if not host:
+        return "the host is empty"
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return f'"{host}" is not a valid IPv4 address'
+        return None
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253:
+        return "the host name is longer than 253 characters"
+    bad = [label for label in name.split(".") if not _DNS_LABEL.match(label)]
+    if bad:
+        return (
+            f'"{host}" is not a valid host name (labels are 1-63 letters, digits or '
+            "hyphens, not starting or ending with a hyphen) nor an IP address"
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- loader
+
+
+def _hint(value: str, choices: Iterable[str]) -> str:
+    found = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{found[0]}"?)' if found else ""
+
+
+@dataclass
+class _DevEntry:
+    device: Device
+    path: str
+
+
+class _SiteLoader:
+    def __init__(self, probs: Problems, env: Mapping[str, str], pset: ProfileSet) -> None:
+        self.p = probs
+        self.env = env
+        self.pset = pset
+        self.profiles: dict[str, Profile] = pset.profiles
+        self.cred_ids: set[str] = set()  # declared, valid or not
+        self.devices: dict[str, _DevEntry] = {}
+
+    # ---- top level
+
+    def site(self, data: dict[str, Any], path: Path) -> Site | None:
+        check_keys(data, _TOP_KEYS, "", self.p)
+        settings = self._site_table(data)
+        creds = self._credentials(data)
+        raw_groups = self._group_tables(data)
+        groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
+        self._check_group_ids(raw_groups)
+        self._check_devices()
+        built = [self._finish_group(g) for g in groups if g is not None]
+        if self.p or settings is None:
+            return None
+        return Site(
+            path=path,
+            credentials=creds,
+            groups=tuple(built),
+            profiles=dict(self.profiles),
+            **settings,
+        )
+
+    def _site_table(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        t = want_table(data, "site", "", self.p, required=True)
+        if t is None:
+            return None
+        p, path = self.p, "site"
+        check_keys(t, _SITE_KEYS, path, p)
+        name = want_str(t, "name", path, p, required=True)
+        out: dict[str, Any] = {"name": name or ""}
+        numbers = (
+            ("poll_interval_s", want_number(t, "poll_interval_s", path, p, lo=0.5, hi=3600)),
+            ("power_budget_kw", want_number(t, "power_budget_kw", path, p, lo=0, lo_open=True)),
+            ("snmp_timeout_s", want_number(t, "snmp_timeout_s", path, p, lo=0, hi=60, lo_open=True)),
+            ("snmp_retries", want_int(t, "snmp_retries", path, p, lo=0, hi=10)),
+            ("max_concurrency", want_int(t, "max_concurrency", path, p, lo=1, hi=100_000)),
+            ("nvml", want_choice(t, "nvml", NVML_MODES, path, p, what="nvml mode")),
+        )
+        out.update({k: v for k, v in numbers if v is not None})
+        return out
+
+    # ---- credentials
+
+    def _credentials(self, data: dict[str, Any]) -> dict[str, Credentials]:
+        table = want_table(data, "credentials", "", self.p) or {}
+        out: dict[str, Credentials] = {}
+        for cid, t in table.items():
+            path = join("credentials", cid)
+            self.cred_ids.add(cid)
+            if not _ID.match(cid):
+                self.p.add(path, f"invalid credentials id: use letters, digits, {quoted('._-')}")
+            if not isinstance(t, dict):
+                self.p.add(path, f"expected a table, got {type_name(t)}")
+                continue
+            cred = self._credential(cid, t, path)
+            if cred is not None:
+                out[cid] = cred
+        return out
+
+    def _credential(self, cid: str, t: dict[str, Any], path: str) -> Credentials | None:
+        check_keys(t, _CRED_KEYS, path, self.p)
+        if is_number(t.get("version")):
+            self.p.add(join(path, "version"), 'expected a string ("1", "2c" or "3"), got a number')
+            return None
+        version = want_choice(t, "version", SNMP_VERSIONS, path, self.p, required=True, what="version")
+        if version is None:
+            return None
+        if version == "3":
+            return self._v3(cid, t, path)
+        self._forbid(t, _V3_KEYS, path, f"not used by SNMP version {version} (only by version 3)")
+        community = self._secret(t, "community", path, needed=True, min_len=1)
+        return Credentials(id=cid, version=version, community=community)
+
+    def _v3(self, cid: str, t: dict[str, Any], path: str) -> Credentials:
+        self._forbid(t, _V12_KEYS, path, "not used by SNMP version 3 (use user and keys)")
+        user = want_str(t, "user", path, self.p, required=True)
+        auth = self._protocol(t, "auth_protocol", AUTH_PROTOCOLS, path)
+        priv = self._protocol(t, "priv_protocol", PRIV_PROTOCOLS, path)
+        if priv and "auth_protocol" not in t:
+            self.p.add(join(path, "priv_protocol"), "privacy needs authentication: set auth_protocol too")
+        auth_key = self._secret(t, "auth_key", path, needed="auth_protocol" in t, min_len=MIN_V3_KEY)
+        priv_key = self._secret(t, "priv_key", path, needed="priv_protocol" in t, min_len=MIN_V3_KEY)
+        return Credentials(
+            id=cid,
+            version="3",
+            user=user,
+            auth_protocol=auth,
+            auth_key=auth_key,
+            priv_protocol=priv,
+            priv_key=priv_key,
+        )
+
+    def _protocol(self, t: dict[str, Any], key: str, choices: tuple[str, ...], path: str) -> str | None:
+        value = t.get(key)
+        if isinstance(value, str) and value.upper() in choices:
+            return value.upper()
+        return want_choice(t, key, choices, path, self.p, what="protocol")
+
+    def _forbid(self, t: dict[str, Any], keys: Iterable[str], path: str, why: str) -> None:
+        for key in keys:
+            if key in t:
+                self.p.add(join(path, key), why)
+
+    def _secret(self, t: dict[str, Any], key: str, path: str, *, needed: bool, min_len: int) -> str | None:
+        """A secret given literally (`key`) or by environment variable (`key_env`).
+        Messages name keys and variables, never values."""
+        env_key = f"{key}_env"
+        has_lit, has_env = key in t, env_key in t
+        if not needed:
+            proto = key.replace("_key", "_protocol")
+            for k in (key, env_key):
+                if k in t:
+                    self.p.add(join(path, k), f"{proto} is not set, so {k} has no use")
+            return None
+        if has_lit and has_env:
+            self.p.add(join(path, key), f"set either {key} or {env_key}, not both")
+            return None
+        if not has_lit and not has_env:
+            self.p.add(join(path, key), f"missing: set {key} or {env_key}")
+            return None
+        if has_lit:
+            return self._literal_secret(t[key], join(path, key), min_len)
+        return self._env_secret(t[env_key], join(path, env_key), min_len)
+
+    def _literal_secret(self, value: object, kpath: str, min_len: int) -> str | None:
+        if not isinstance(value, str):
+            self.p.add(kpath, f"expected a string, got {type_name(value)}")
+            return None
+        if not value:
+            self.p.add(kpath, "must not be empty")
+            return None
+        if len(value) < min_len:
+            self.p.add(kpath, f"too short: SNMPv3 keys need at least {min_len} characters")
+            return None
+        return value
+
+    def _env_secret(self, name: object, kpath: str, min_len: int) -> str | None:
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            self.p.add(kpath, f"expected an environment variable name, got {type_name(name)}")
+            return None
+        value = self.env.get(name)
+        if value is None:
+            self.p.add(kpath, f'environment variable "{name}" is not set')
+            return None
+        if not value:
+            self.p.add(kpath, f'environment variable "{name}" is empty')
+            return None
+        if len(value) < min_len:
+            self.p.add(
+                kpath,
+                f'the value of environment variable "{name}" is too short: '
+                f"SNMPv3 keys need at least {min_len} characters",
+            )
+            return None
+        return value
+
+    # ---- groups and devices
+
+    def _group_tables(self, data: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+        return self._table_list(data, "groups", "", "groups")
+
+    def _table_list(
+        self, t: dict[str, Any], key: str, path: str, header: str
+    ) -> list[tuple[int, dict[str, Any]]]:
+        if key not in t:
+            return []
+        value = t[key]
+        kpath = join(path, key)
+        if not isinstance(value, list):
+            self.p.add(kpath, f"expected an array of tables ([[{header}]]), got {type_name(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                out.append((i, item))
+            else:
+                self.p.add(f"{kpath}[{i}]", f"expected a table, got {type_name(item)}")
+        return out
+
+    def _ident(self, t: dict[str, Any], path: str, what: str) -> str | None:
+        value = want_str(t, "id", path, self.p, required=True)
+        if value is not None and not _ID.match(value):
+            self.p.add(join(path, "id"), f'invalid {what} id "{value}": use letters, digits, {quoted("._-")}')
+            return None
+        return value
+
+    def _group(self, t: dict[str, Any], path: str) -> _RawGroup | None:
+        check_keys(t, _GROUP_KEYS, path, self.p)
+        gid = self._ident(t, path, "group")
+        name = want_str(t, "name", path, self.p)
+        duty = want_choice(t, "duty", DUTIES, path, self.p, required=True, what="duty")
+        expected = self._expected_kw(t, path)
+        devices = []
+        for j, dt in self._table_list(t, "devices", path, "groups.devices"):
+            dev = self._device(dt, f"{path}.devices[{j}]", gid or "")
+            if dev is not None:
+                devices.append(dev)
+        duties = self._duty_tables(t, path)
+        return _RawGroup(path, gid or "", name or gid or "", duty or "idle", expected, devices, duties)
+
+    def _check_group_ids(self, raw: list[tuple[int, dict[str, Any]]]) -> None:
+        seen: dict[str, int] = {}
+        for i, t in raw:
+            gid = t.get("id")
+            if not isinstance(gid, str):
+                continue
+            if gid in seen:
+                self.p.add(f"groups[{i}].id", f'duplicate group id "{gid}" (also groups[{seen[gid]}])')
+            else:
+                seen[gid] = i
+
+    def _expected_kw(self, t: dict[str, Any], path: str) -> dict[str, float]:
+        table = want_table(t, "expected_kw", path, self.p) or {}
+        kpath = join(path, "expected_kw")
+        check_keys(table, DUTIES, kpath, self.p)
+        out = {}
+        for duty in DUTIES:
+            value = want_number(table, duty, kpath, self.p, lo=0)
+            if value is not None:
+                out[duty] = value
+        return out
+
+    def _device(self, t: dict[str, Any], path: str, group: str) -> _DevEntry | None:
+        check_keys(t, _DEVICE_KEYS, path, self.p)
+        did = self._ident(t, path, "device")
+        kind = want_choice(t, "kind", DEVICE_KINDS, path, self.p, required=True, what="kind")
+        fields: dict[str, Any] = {}
+        if kind == "gpu":
+            self._forbid(t, _SNMP_ONLY, path, "not used by gpu devices (NVML needs no address)")
+            fields.update(self._gpu_fields(t, path))
+        elif kind is not None:
+            self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
+            fields.update(self._snmp_fields(t, path))
+        fields.update(self._placement(t, path))
+        entry = _DevEntry(Device(id=did or "", kind=kind or "", group=group, **fields), path)
+        if did is not None:
+            self._register(entry)
+        return entry
+
+    def _register(self, entry: _DevEntry) -> None:
+        did = entry.device.id
+        if did in self.devices:
+            self.p.add(
+                join(entry.path, "id"), f'duplicate device id "{did}" (also {self.devices[did].path})'
+            )
+        else:
+            self.devices[did] = entry
+
+    def _gpu_fields(self, t: dict[str, Any], path: str) -> dict[str, Any]:
+        index = want_int(t, "nvml_index", path, self.p, lo=0)
+        uuid = want_str(t, "uuid", path, self.p)
+        if uuid is not None and not uuid.startswith("GPU-"):
+            self.p.add(join(path, "uuid"), f'"{uuid}" is not a GPU UUID (they start with "GPU-")')
+            uuid = None
+        if "nvml_index" in t and "uuid" in t:
+            self.p.add(join(path, "nvml_index"), "set either nvml_index or uuid, not both")
+        elif "nvml_index" not in t and "uuid" not in t:
+            self.p.add(join(path, "nvml_index"), "missing: gpu devices need nvml_index or uuid")
+        return {"nvml_index": index, "uuid": uuid}
+
+    def _snmp_fields(self, t: dict[str, Any], path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        address = want_str(t, "address", path, self.p, required=True)
+        if address is not None:
+            parsed = parse_address(address)
+            if isinstance(parsed, str):
+                self.p.add(join(path, "address"), parsed)
+            else:
+                out["host"], out["port"] = parsed
+        out["profile"] = want_str(t, "profile", path, self.p, required=True)
+        out["credentials"] = want_str(t, "credentials", path, self.p, required=True)
+        out["timeout_s"] = want_number(t, "timeout_s", path, self.p, lo=0, hi=60, lo_open=True)
+        out["retries"] = want_int(t, "retries", path, self.p, lo=0, hi=10)
+        return out
+
+    def _placement(self, t: dict[str, Any], path: str) -> dict[str, Any]:
+        out = {
+            "rack": want_str(t, "rack", path, self.p),
+            "position": want_int(t, "position", path, self.p, lo=0),
+            "pdu": want_str(t, "pdu", path, self.p),
+            "outlet": want_int(t, "outlet", path, self.p, lo=1),
+        }
+        if "outlet" in t and "pdu" not in t:
+            self.p.add(join(path, "outlet"), "outlet needs pdu (the id of the PDU feeding this device)")
+        if "pdu" in t and "outlet" not in t:
+            self.p.add(join(path, "pdu"), "pdu needs outlet (the outlet index on that PDU)")
+        return out
+
+    # ---- cross references
+
+    def _check_devices(self) -> None:
+        gpu_index: dict[int, str] = {}
+        gpu_uuid: dict[str, str] = {}
+        for entry in self.devices.values():
+            dev, path = entry.device, entry.path
+            if dev.kind in SNMP_KINDS:
+                self._check_profile_ref(dev, path)
+                self._check_cred_ref(dev, path)
+            if dev.pdu is not None:
+                self._check_pdu_ref(dev, path)
+            if dev.nvml_index is not None:
+                self._unique(gpu_index, dev.nvml_index, dev.id, join(path, "nvml_index"), "GPU index")
+            if dev.uuid is not None:
+                self._unique(gpu_uuid, dev.uuid, dev.id, join(path, "uuid"), "GPU UUID")
+
+    def _unique(self, seen: dict[Any, str], key: object, did: str, kpath: str, what: str) -> None:
+        if key in seen:
+            self.p.add(kpath, f'{what} {key} is already used by device "{seen[key]}"')
+        else:
+            seen[key] = did
+
+    def _check_profile_ref(self, dev: Device, path: str) -> None:
+        name = dev.profile
+        if name is None or (name in self.pset.broken and name not in self.profiles):
+            return
+        prof = self.profiles.get(name)
+        if prof is None:
+            self.p.add(join(path, "profile"), f'unknown profile "{name}"{_hint(name, self.profiles)}')
+        elif prof.kind != dev.kind:
+            self.p.add(
+                join(path, "profile"),
+                f'profile "{name}" is for {prof.kind} devices, not {dev.kind}',
+            )
+
+    def _check_cred_ref(self, dev: Device, path: str) -> None:
+        name = dev.credentials
+        if name is not None and name not in self.cred_ids:
+            self.p.add(
+                join(path, "credentials"), f'unknown credentials "{name}"{_hint(name, self.cred_ids)}'
+            )
+
+    def _check_pdu_ref(self, dev: Device, path: str) -> None:
+        ref = dev.pdu
+        kpath = join(path, "pdu")
+        target = self.devices.get(ref or "")
+        if ref == dev.id:
+            self.p.add(kpath, "a device cannot be fed by itself")
+        elif target is None:
+            self.p.add(kpath, f'unknown device "{ref}"{_hint(ref or "", self.devices)}')
+        elif target.device.kind != "pdu":
+            self.p.add(kpath, f'device "{ref}" is a {target.device.kind or "device"}, not a pdu')
+
+    # ---- duties
+
+    def _duty_tables(self, t: dict[str, Any], path: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+        table = want_table(t, "duties", path, self.p) or {}
+        dpath = join(path, "duties")
+        out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for duty in table:
+            if duty not in DUTIES:
+                self.p.add(
+                    join(dpath, duty),
+                    f'unknown duty "{duty}": expected one of {quoted(DUTIES)}{_hint(duty, DUTIES)}',
+                )
+                continue
+            steps = self._table_list(table, duty, dpath, f"groups.duties.{duty}")
+            out[duty] = [(f"{join(dpath, duty)}[{i}]", st) for i, st in steps]
+        return out
+
+    def _finish_group(self, raw: _RawGroup) -> Group:
+        members = {e.device.id: e.device for e in raw.devices if e.device.id}
+        duties = {}
+        for duty, steps in raw.duties.items():
+            built = [_StepChecker(self, raw.id, members).step(t, path) for path, t in steps]
+            duties[duty] = tuple(s for s in built if s is not None)
+        return Group(
+            id=raw.id,
+            name=raw.name,
+            duty=raw.duty,
+            devices=tuple(e.device for e in raw.devices),
+            expected_kw=raw.expected,
+            duties=duties,
+        )
+
+
+@dataclass
+class _RawGroup:
+    path: str
+    id: str
+    name: str
+    duty: str
+    expected: dict[str, float]
+    devices: list[_DevEntry]
+    duties: dict[str, list[tuple[str, dict[str, Any]]]]
+
+
+class _StepChecker:
+    """Validates one duty step against its group's devices and their profiles."""
+
+    def __init__(self, loader: _SiteLoader, group: str, members: dict[str, Device]) -> None:
+        self.ld = loader
+        self.p = loader.p
+        self.group = group
+        self.members = members
+
+    def step(self, t: dict[str, Any], path: str) -> DutyStep | None:
+        before = len(self.p.lines)
+        action = want_choice(t, "action", ACTIONS, path, self.p, required=True, what="action")
+        allowed = _STEP_COMMON + (
+            _ACTION_KEYS[action] if action else tuple(k for ks in _ACTION_KEYS.values() for k in ks)
+        )
+        check_keys(t, allowed, path, self.p)
+        targets, devices = self._targets(t, path)
+        params: dict[str, Any] = {}
+        timeout = want_number(t, "timeout_s", path, self.p, lo=0, hi=86_400, lo_open=True)
+        if timeout is not None:
+            params["timeout_s"] = timeout
+        if action is not None and targets is not None:
+            check = getattr(self, "_" + action.replace("-", "_"))
+            params.update(check(t, path, targets, devices))
+        if len(self.p.lines) > before or action is None or targets is None:
+            return None
+        return DutyStep(action=action, targets=targets, params=params)
+
+    # ---- targets
+
+    def _targets(self, t: dict[str, Any], path: str) -> tuple[str | tuple[str, ...] | None, list[Device]]:
+        value = t.get("targets", "all")
+        kpath = join(path, "targets")
+        if isinstance(value, str):
+            if value not in SELECTORS:
+                self.p.add(
+                    kpath,
+                    f'unknown selector "{value}": expected one of {quoted(SELECTORS)} '
+                    f"or a list of device ids{_hint(value, SELECTORS)}",
+                )
+                return None, []
+            kind = SELECTOR_KIND.get(value)
+            return value, [d for d in self.members.values() if kind in (None, d.kind)]
+        if not isinstance(value, list) or not value:
+            what = "an empty array" if value == [] else type_name(value)
+            self.p.add(kpath, f"expected a selector or a non-empty list of device ids, got {what}")
+            return None, []
+        return self._target_ids(value, kpath)
+
+    def _target_ids(self, value: list[Any], kpath: str) -> tuple[tuple[str, ...] | None, list[Device]]:
+        ok = True
+        devices: list[Device] = []
+        for i, item in enumerate(value):
+            ipath = f"{kpath}[{i}]"
+            if not isinstance(item, str):
+                self.p.add(ipath, f"expected a device id, got {type_name(item)}")
+                ok = False
+            elif value.index(item) != i:
+                self.p.add(ipath, f'device "{item}" is listed twice')
+                ok = False
+            elif item in self.members:
+                devices.append(self.members[item])
+            else:
+                self.p.add(ipath, self._not_member(item))
+                ok = False
+        return (tuple(value) if ok else None), devices
+
+    def _not_member(self, did: str) -> str:
+        other = self.ld.devices.get(did)
+        if other is not None:
+            return f'device "{did}" is in group "{other.device.group}", not in group "{self.group}"'
+        return f'unknown device "{did}" (not in group "{self.group}"){_hint(did, self.members)}'
+
+    def _applicable(
+        self, targets: str | tuple[str, ...], devices: list[Device], kinds: tuple[str, ...],
+        path: str, action: str,
+    ) -> list[Device]:
+        """Devices of `kinds`: each listed id must be one; a selector must select some."""
+        fit = [d for d in devices if d.kind in kinds]
+        kpath = join(path, "targets")
+        if isinstance(targets, tuple):
+            for d in devices:
+                if d.kind not in kinds:
+                    self.p.add(kpath, f'device "{d.id}" is a {d.kind}: {action} needs {" or ".join(kinds)} devices')
+        elif not fit:
+            self.p.add(kpath, f'"{targets}" selects no {" or ".join(kinds)} device in group "{self.group}"')
+        return fit
+
+    # ---- actions (each returns the step's params)
+
+    def _snmp_set(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+        control = want_str(t, "control", path, self.p, required=True)
+        fit = self._applicable(targets, devices, SNMP_KINDS, path, "snmp-set")
+        if control is None:
+            return {}
+        by_profile: dict[str, list[str]] = {}
+        for d in fit:
+            prof = self.ld.profiles.get(d.profile or "")
+            if prof is not None and control not in prof.controls:
+                by_profile.setdefault(prof.name, []).append(d.id)
+        for name, ids in by_profile.items():
+            hint = _hint(control, self.ld.profiles[name].controls)
+            self.p.add(
+                join(path, "control"),
+                f'control "{control}" is not defined in profile "{name}" '
+                f"(used by {', '.join(ids)}){hint}",
+            )
+        return {"control": control}
+
+    def _pdu_outlet(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+        state = want_choice(t, "state", OUTLET_STATES, path, self.p, required=True, what="state")
+        if not devices:
+            self.p.add(join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"')
+        unfed = [d.id for d in devices if d.pdu is None or d.outlet is None]
+        if unfed:
+            self.p.add(
+                join(path, "targets"),
+                f"pdu-outlet needs targets with pdu and outlet; these have none: {', '.join(unfed)}",
+            )
+        if state is not None:
+            self._check_outlet_controls(devices, state, path)
+        return {"state": state} if state else {}
+
+    def _check_outlet_controls(self, devices: list[Device], state: str, path: str) -> None:
+        needed = ("outlet_on", "outlet_off")
+        checked: set[str] = set()
+        for d in devices:
+            pdu = self.ld.devices.get(d.pdu or "")
+            prof = self.ld.profiles.get(pdu.device.profile or "") if pdu else None
+            if prof is None or prof.kind != "pdu" or prof.name in checked:
+                continue
+            checked.add(prof.name)
+            for name in needed:
+                ctl = prof.controls.get(name)
+                if ctl is None:
+                    self.p.add(
+                        join(path, "state"),
+                        f'profile "{prof.name}" (of pdu "{pdu.device.id}") has no control "{name}"',
+                    )
+                elif ctl.index != "outlet":
+                    self.p.add(
+                        join(path, "state"),
+                        f'control "{name}" of profile "{prof.name}" needs index = "outlet"',
+                    )
+
+    def _nvml_power_limit(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+        watts = want_number(t, "watts", path, self.p, required=True, lo=0, hi=5000, lo_open=True)
+        self._applicable(targets, devices, ("gpu",), path, "nvml-power-limit")
+        return {"watts": watts} if watts is not None else {}
+
+    def _command(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        argv = t.get("argv")
+        kpath = join(path, "argv")
+        if argv is None:
+            self.p.add(kpath, "missing required key")
+        elif not isinstance(argv, list) or not argv:
+            what = "an empty array" if argv == [] else type_name(argv)
+            self.p.add(kpath, f"expected a non-empty list of strings, got {what}")
+        elif not all(isinstance(a, str) for a in argv):
+            self.p.add(kpath, "every argument must be a string")
+        elif not argv[0].strip():
+            self.p.add(kpath, "the program (first argument) must not be empty")
+        else:
+            out["argv"] = tuple(argv)
+        env = self._command_env(t, path)
+        if env is not None:
+            out["env"] = env
+        return out
+
+    def _command_env(self, t: dict[str, Any], path: str) -> dict[str, str] | None:
+        env = want_table(t, "env", path, self.p)
+        if env is None:
+            return None
+        bad = [k for k, v in env.items() if not isinstance(v, str)]
+        for key in bad:  # values may be secrets: name the key only
+            self.p.add(join(join(path, "env"), key), f"expected a string, got {type_name(env[key])}")
+        return None if bad else dict(env)
+
+    def _http(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        url = want_str(t, "url", path, self.p, required=True)
+        if url is not None:
+            problem = _url_problem(url)  # never echo the URL: it may carry a token
+            if problem:
+                self.p.add(join(path, "url"), problem)
+            else:
+                out["url"] = url
+        method = t.get("method", "GET")
+        if isinstance(method, str) and method.upper() in HTTP_METHODS:
+            out["method"] = method.upper()
+        else:
+            want_choice(t, "method", HTTP_METHODS, path, self.p, what="method")
+        status = want_int(t, "expect_status", path, self.p, lo=100, hi=599)
+        out["expect_status"] = 200 if status is None else status
+        return out
+
+    def _wait_metric(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+        metric = want_str(t, "metric", path, self.p, required=True)
+        info = CATALOGUE.get(metric) if metric else None
+        if metric is not None and info is None:
+            self.p.add(join(path, "metric"), f'unknown metric "{metric}"{_hint(metric, CATALOGUE)}')
+        op = want_choice(t, "op", METRIC_OPS, path, self.p, required=True, what="operator")
+        out: dict[str, Any] = {"metric": metric, "op": op}
+        if info is not None:
+            self._metric_targets(info.name, info.kinds, targets, devices, path)
+            out["value"] = self._metric_value(t, path, info.numeric, op)
+        return out
+
+    def _metric_targets(
+        self, metric: str, kinds: tuple[str, ...], targets: Any, devices: list[Device], path: str
+    ) -> None:
+        if not devices:
+            self.p.add(join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"')
+        elif not any(d.kind in kinds for d in devices):
+            self.p.add(
+                join(path, "metric"),
+                f'no target reports "{metric}" (it comes from {", ".join(kinds)} devices)',
+            )
+
+    def _metric_value(self, t: dict[str, Any], path: str, numeric: bool, op: str | None) -> Any:
+        kpath = join(path, "value")
+        if "value" not in t:
+            self.p.add(kpath, "missing required key")
+            return None
+        value = t["value"]
+        if numeric:
+            return want_number(t, "value", path, self.p)
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            self.p.add(kpath, f"expected a string or integer, got {type_name(value)}")
+        elif op not in (None, "==", "!="):
+            self.p.add(join(path, "op"), "this metric is a state: compare it with == or !=")
+        return value
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    if not parts.hostname:
+        return "the URL has no host"
+    return None

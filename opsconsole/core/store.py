@@ -1,0 +1,267 @@
+"""The live store: the latest reading per device, numpy ring buffers of
+recent history per device and metric, and group / site aggregates.
+
+Time is slotted by the poll interval: a device is polled once per interval,
+so slot `floor(ts / interval)` holds at most one value per device, and every
+series (device or aggregate) shares one time axis. That keeps ingest and the
+aggregate maths vectorised, and memory fixed: rows x slots x 4 bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from opsconsole.core.metrics import CATALOGUE
+from opsconsole.core.readings import Reading, Status
+from opsconsole.core.site import Site
+
+# Aggregates over a scope (the site, or one group): how each is reduced.
+AGGREGATES: dict[str, str] = {
+    "hashrate_ths": "sum",
+    "power_w": "sum",
+    "temp_c": "max",
+    "util_pct": "mean",
+    "devices_ok": "count",
+}
+GPU_METRICS = [m.name for m in CATALOGUE.values() if "gpu" in m.kinds and m.numeric]
+SITE = "__site__"
+
+
+@dataclass(slots=True)
+class ScopeSummary:
+    id: str
+    devices_total: int
+    devices_ok: int = 0  # ok or partial: answering with data
+    by_status: dict[str, int] = field(default_factory=dict)
+    stale: int = 0  # no reading newer than three intervals
+    hashrate_ths: float | None = None
+    hashrate_nominal_ths: float | None = None
+    power_w: float | None = None
+    temp_c: float | None = None
+    util_pct: float | None = None
+
+
+def _metrics_for(site: Site) -> dict[str, set[int]]:
+    """Which numeric metrics each device may report (its profile, or the
+    GPU catalogue), so ring buffers exist only where data can arrive."""
+    want: dict[str, set[int]] = {}
+    for i, dev in enumerate(site.devices()):
+        names: Iterable[str]
+        if dev.kind == "gpu":
+            names = GPU_METRICS
+        else:
+            prof = site.profiles.get(dev.profile or "")
+            names = prof.metrics.keys() if prof is not None else ()
+        for name in names:
+            info = CATALOGUE.get(name)
+            if info is not None and info.numeric:
+                want.setdefault(name, set()).add(i)
+    return want
+
+
+class LiveStore:
+    def __init__(self, site: Site, history_s: float = 3600.0):
+        self.site = site
+        self.interval = float(site.poll_interval_s)
+        # +2: the slot being filled and one spare, so a full hour is always kept
+        self.capacity = math.ceil(history_s / self.interval) + 2
+        devices = site.devices()
+        self.ids = [d.id for d in devices]
+        self.index = {d.id: i for i, d in enumerate(devices)}
+        self.kinds = np.array([d.kind for d in devices])
+        n = len(devices)
+        self.n = n
+        self.latest: list[Reading | None] = [None] * n
+        self.last_answer_ts = np.full(n, np.nan)  # last ok/partial reading
+
+        # Per metric: the device rows that may report it, the rings, the latest.
+        self.rows: dict[str, np.ndarray] = {}  # device index -> row, -1 if none
+        self.rings: dict[str, np.ndarray] = {}  # (rows, capacity) float32
+        self.current: dict[str, np.ndarray] = {}  # (n,) float64, NaN = unknown
+        for name, members in _metrics_for(site).items():
+            rows = np.full(n, -1, dtype=np.int32)
+            ordered = sorted(members)
+            rows[ordered] = np.arange(len(ordered), dtype=np.int32)
+            self.rows[name] = rows
+            self.rings[name] = np.full((len(ordered), self.capacity), np.nan, np.float32)
+            self.current[name] = np.full(n, np.nan)
+        self.slot_ts = np.full(self.capacity, np.nan)  # start time of each slot
+        self._slot_abs = -1  # absolute number of the newest slot
+
+        # Scopes: index 0 is the site, then one per group.
+        self.scopes = [SITE] + [g.id for g in site.groups]
+        self.scope_index = {s: i for i, s in enumerate(self.scopes)}
+        group_of = {d.id: g.id for g in site.groups for d in g.devices}
+        self.group_idx = np.array([self.scope_index[group_of[d.id]] for d in devices],
+                                  dtype=np.int64)
+        self.ok_mask = np.zeros(n, dtype=bool)  # latest reading ok or partial
+        self.agg = {
+            name: np.full((len(self.scopes), self.capacity), np.nan, np.float32)
+            for name in AGGREGATES
+        }
+        # Power is counted once: a device fed by a PDU outlet is already in the
+        # PDU's total, so it counts only when its PDU has no reading.
+        self.fed_by = np.full(n, -1, dtype=np.int64)
+        for i, d in enumerate(devices):
+            if d.pdu is not None and d.pdu in self.index:
+                self.fed_by[i] = self.index[d.pdu]
+
+    # -- ingest -------------------------------------------------------------
+    def _advance(self, ts: float) -> int:
+        """Move the ring to the slot holding ts; clear slots skipped over."""
+        slot_abs = int(ts // self.interval)
+        if slot_abs > self._slot_abs:
+            start = slot_abs if self._slot_abs < 0 else max(
+                self._slot_abs + 1, slot_abs - self.capacity + 1)
+            for s in range(start, slot_abs + 1):
+                col = s % self.capacity
+                self.slot_ts[col] = s * self.interval
+                for ring in self.rings.values():
+                    ring[:, col] = np.nan
+                for ring in self.agg.values():
+                    ring[:, col] = np.nan
+            self._slot_abs = slot_abs
+        return slot_abs % self.capacity
+
+    def ingest(self, batch: list[Reading]) -> list[int]:
+        """Take a batch of readings; returns the indices of devices whose
+        reading changed (for dataChanged on those rows only)."""
+        if not batch:
+            return []
+        changed: list[int] = []
+        newest = max(r.ts for r in batch)
+        col = self._advance(newest)
+        for r in batch:
+            i = self.index.get(r.device)
+            if i is None:
+                continue
+            self.latest[i] = r
+            changed.append(i)
+            answered = r.status in (Status.OK, Status.PARTIAL)
+            self.ok_mask[i] = answered
+            if answered:
+                self.last_answer_ts[i] = r.ts
+            same_slot = int(r.ts // self.interval) == self._slot_abs
+            for name, cur in self.current.items():
+                row = self.rows[name][i]
+                if row < 0:
+                    continue
+                v = r.metrics.get(name) if answered else None
+                fv = float(v) if isinstance(v, int | float) else math.nan
+                cur[i] = fv
+                if same_slot:
+                    self.rings[name][row, col] = fv
+        self._aggregate(col)
+        return changed
+
+    def _power_contrib(self) -> np.ndarray:
+        power = self.current.get("power_w")
+        if power is None:
+            return np.full(self.n, np.nan)
+        contrib = power.copy()
+        fed = self.fed_by >= 0
+        if fed.any():
+            pdu_known = ~np.isnan(power[self.fed_by[fed]])
+            idx = np.nonzero(fed)[0][pdu_known]
+            contrib[idx] = np.nan
+        return contrib
+
+    def _reduce(self, vals: np.ndarray, how: str) -> np.ndarray:
+        """Reduce per-device values to one per scope (site first, then groups);
+        NaN where no device of the scope has a value."""
+        have = ~np.isnan(vals)
+        g = self.group_idx[have]
+        v = vals[have]
+        k = len(self.scopes)
+        cnt = np.bincount(g, minlength=k).astype(np.float64)
+        cnt[0] = v.size
+        if how == "max":
+            out = np.full(k, -np.inf)
+            np.maximum.at(out, g, v)
+            out[0] = v.max() if v.size else -np.inf
+        else:
+            out = np.bincount(g, weights=v, minlength=k).astype(np.float64)
+            out[0] = v.sum()
+            if how == "mean":
+                with np.errstate(all="ignore"):
+                    out = out / cnt
+        return np.where(cnt > 0, out, np.nan)
+
+    def _aggregate(self, col: int) -> None:
+        ok = self.ok_mask.astype(np.float64)
+        counts = np.bincount(self.group_idx, weights=ok, minlength=len(self.scopes))
+        counts[0] = ok.sum()
+        self.agg["devices_ok"][:, col] = counts
+        for name, vals in (("hashrate_ths", self.current.get("hashrate_ths")),
+                           ("power_w", self._power_contrib()),
+                           ("temp_c", self.current.get("temp_c")),
+                           ("util_pct", self.current.get("util_pct"))):
+            if vals is not None:
+                self.agg[name][:, col] = self._reduce(vals, AGGREGATES[name])
+
+    # -- queries ------------------------------------------------------------
+    def _order(self, window_s: float | None) -> np.ndarray:
+        """Ring columns in time order, limited to the window."""
+        if self._slot_abs < 0:
+            return np.array([], dtype=np.int64)
+        n_slots = self.capacity if window_s is None else min(
+            self.capacity, math.ceil(window_s / self.interval) + 1)
+        first = self._slot_abs - n_slots + 1
+        cols = np.arange(first, self._slot_abs + 1) % self.capacity
+        return cols[~np.isnan(self.slot_ts[cols])]
+
+    def series(self, device_id: str, metric: str,
+               window_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(slot start times, values) for one device and metric; NaN = no data."""
+        i = self.index[device_id]
+        rows = self.rows.get(metric)
+        if rows is None or rows[i] < 0:
+            return np.array([]), np.array([], dtype=np.float32)
+        cols = self._order(window_s)
+        return self.slot_ts[cols], self.rings[metric][rows[i], cols]
+
+    def agg_series(self, scope: str, metric: str,
+                   window_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """An aggregate series for the site (scope SITE) or a group id."""
+        cols = self._order(window_s)
+        return self.slot_ts[cols], self.agg[metric][self.scope_index[scope], cols]
+
+    def summary(self, scope: str = SITE, now: float | None = None) -> ScopeSummary:
+        now = time.time() if now is None else now
+        s = self.scope_index[scope]
+        m = np.ones(self.n, dtype=bool) if s == 0 else self.group_idx == s
+        members = np.nonzero(m)[0]
+        out = ScopeSummary(scope, devices_total=len(members))
+        for i in members:
+            r = self.latest[i]
+            status = r.status.value if r is not None else "pending"
+            out.by_status[status] = out.by_status.get(status, 0) + 1
+        out.devices_ok = int(self.ok_mask[m].sum())
+        fresh = self.last_answer_ts[m]
+        with np.errstate(invalid="ignore"):
+            out.stale = int(np.sum(np.isnan(fresh) | (now - fresh > 3 * self.interval)))
+
+        def pick(vals: np.ndarray | None, how: str) -> float | None:
+            if vals is None:
+                return None
+            v = vals[m]
+            v = v[~np.isnan(v)]
+            if v.size == 0:
+                return None
+            return float({"sum": v.sum, "max": v.max, "mean": v.mean}[how]())
+
+        out.hashrate_ths = pick(self.current.get("hashrate_ths"), "sum")
+        out.hashrate_nominal_ths = pick(self.current.get("hashrate_nominal_ths"), "sum")
+        out.power_w = pick(self._power_contrib(), "sum")
+        out.temp_c = pick(self.current.get("temp_c"), "max")
+        out.util_pct = pick(self.current.get("util_pct"), "mean")
+        return out
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (*self.rings.values(), *self.agg.values(),
+                                      *self.current.values()))
