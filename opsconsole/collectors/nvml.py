@@ -27,6 +27,7 @@ collect() is synchronous and thread-safe; the poller runs it in an executor.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ _NOT_FOUND_CODES = frozenset(
         getattr(pynvml, "NVML_ERROR_GPU_NOT_FOUND", -1),
     }
 )
+
+
+_CLOCKS = (("sm_clock_mhz", pynvml.NVML_CLOCK_SM), ("mem_clock_mhz", pynvml.NVML_CLOCK_MEM))
 
 
 class NvmlError(Exception):
@@ -197,10 +201,8 @@ class NvmlCollector:
             self._gpus.clear()
             if self._initialized:
                 self._initialized = False
-                try:
+                with contextlib.suppress(pynvml.NVMLError):  # already shut down
                     self._nvml.nvmlShutdown()
-                except pynvml.NVMLError:
-                    pass  # already shut down: nothing left to release
 
     # ---- the one wrapper ---------------------------------------------------
 
@@ -245,8 +247,10 @@ class NvmlCollector:
         if device.uuid:
             fn, arg, what = "nvmlDeviceGetHandleByUUID", device.uuid, f"UUID {device.uuid}"
         elif device.nvml_index is not None:
-            fn, arg, what = "nvmlDeviceGetHandleByIndex", device.nvml_index, (
-                f"nvml_index {device.nvml_index}"
+            fn, arg, what = (
+                "nvmlDeviceGetHandleByIndex",
+                device.nvml_index,
+                f"nvml_index {device.nvml_index}",
             )
         else:
             raise GpuNotFoundError(f"{device.id}: no nvml_index or uuid configured")
@@ -276,10 +280,9 @@ class NvmlCollector:
 
     def _free_events(self, gpu: _Gpu) -> None:
         if gpu.event_set is not None:
-            try:
+            # A failed free is harmless: the set dies with the GPU or the library.
+            with contextlib.suppress(pynvml.NVMLError):
                 self._nvml.nvmlEventSetFree(gpu.event_set)
-            except pynvml.NVMLError:
-                pass  # the set dies with the GPU or the library anyway
             gpu.event_set = None
 
     # ---- collect -----------------------------------------------------------
@@ -290,7 +293,8 @@ class NvmlCollector:
         def reading(
             status: Status, metrics: dict[str, MetricValue] | None = None, error: str | None = None
         ) -> Reading:
-            return Reading(device.id, time.time(), status, metrics or {}, error, time.monotonic() - t0)
+            elapsed = time.monotonic() - t0
+            return Reading(device.id, time.time(), status, metrics or {}, error, elapsed)
 
         if device.kind != "gpu":
             return reading(Status.ERROR, error=f"{device.id}: not a GPU (kind {device.kind!r})")
@@ -347,10 +351,9 @@ class NvmlCollector:
             m["power_w"] = round(p / 1000.0, 1)
         if (lim := read("power_limit_w", "nvmlDeviceGetPowerManagementLimit")) is not _ABSENT:
             m["power_limit_w"] = round(lim / 1000.0, 1)
-        if (sm := read("sm_clock_mhz", "nvmlDeviceGetClockInfo", pynvml.NVML_CLOCK_SM)) is not _ABSENT:
-            m["sm_clock_mhz"] = int(sm)
-        if (mc := read("mem_clock_mhz", "nvmlDeviceGetClockInfo", pynvml.NVML_CLOCK_MEM)) is not _ABSENT:
-            m["mem_clock_mhz"] = int(mc)
+        for name, domain in _CLOCKS:
+            if (mhz := read(name, "nvmlDeviceGetClockInfo", domain)) is not _ABSENT:
+                m[name] = int(mhz)
         if (fan := read("fan_pct", "nvmlDeviceGetFanSpeed")) is not _ABSENT:
             m["fan_pct"] = int(fan)
         ecc = read(

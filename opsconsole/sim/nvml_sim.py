@@ -69,10 +69,10 @@ class SimEventData:
     """Shaped like pynvml's c_nvmlEventData_t."""
 
     device: SimHandle
-    eventType: int  # noqa: N815 (pynvml's field names)
-    eventData: int  # noqa: N815
-    gpuInstanceId: int = 0xFFFFFFFF  # noqa: N815
-    computeInstanceId: int = 0xFFFFFFFF  # noqa: N815
+    eventType: int
+    eventData: int
+    gpuInstanceId: int = 0xFFFFFFFF
+    computeInstanceId: int = 0xFFFFFFFF
 
 
 @dataclass
@@ -251,23 +251,23 @@ class SimNvml:
 
     # ---- the pynvml surface ---------------------------------------------
 
-    def nvmlInit(self) -> None:  # noqa: N802 (pynvml's names)
+    def nvmlInit(self) -> None:
         with self._lock:
             if self.init_error is not None:
                 self._raise(self.init_error)
             self._refcount += 1
 
-    def nvmlShutdown(self) -> None:  # noqa: N802
+    def nvmlShutdown(self) -> None:
         with self._lock:
             self._check_init()
             self._refcount -= 1
 
-    def nvmlDeviceGetCount(self) -> int:  # noqa: N802
+    def nvmlDeviceGetCount(self) -> int:
         with self._lock:
             self._check_init()
             return len(self.gpus)
 
-    def nvmlDeviceGetHandleByIndex(self, index: int) -> SimHandle:  # noqa: N802
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> SimHandle:
         with self._lock:
             self._check_init()
             if not 0 <= index < len(self.gpus):
@@ -276,7 +276,7 @@ class SimNvml:
                 self._raise(pynvml.NVML_ERROR_GPU_IS_LOST)
             return self._handles[index]
 
-    def nvmlDeviceGetHandleByUUID(self, uuid: str | bytes) -> SimHandle:  # noqa: N802
+    def nvmlDeviceGetHandleByUUID(self, uuid: str | bytes) -> SimHandle:
         with self._lock:
             self._check_init()
             if isinstance(uuid, bytes):
@@ -289,17 +289,17 @@ class SimNvml:
             self._raise(pynvml.NVML_ERROR_NOT_FOUND)
             raise AssertionError  # unreachable; keeps type checkers calm
 
-    def nvmlDeviceGetUUID(self, handle: SimHandle) -> str:  # noqa: N802
+    def nvmlDeviceGetUUID(self, handle: SimHandle) -> str:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceGetUUID")
             return g.uuid
 
-    def nvmlDeviceGetName(self, handle: SimHandle) -> str:  # noqa: N802
+    def nvmlDeviceGetName(self, handle: SimHandle) -> str:
         with self._lock:
             self._gpu(handle, "nvmlDeviceGetName")
             return NAME
 
-    def nvmlDeviceGetUtilizationRates(self, handle: SimHandle) -> pynvml.c_nvmlUtilization_t:  # noqa: N802
+    def nvmlDeviceGetUtilizationRates(self, handle: SimHandle) -> pynvml.c_nvmlUtilization_t:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetUtilizationRates")
             load = self._load(g, t)
@@ -307,7 +307,7 @@ class SimNvml:
             u.gpu, u.memory = round(100 * load), round(60 * load)
             return u
 
-    def nvmlDeviceGetMemoryInfo(self, handle: SimHandle, version: int | None = None) -> Any:  # noqa: N802
+    def nvmlDeviceGetMemoryInfo(self, handle: SimHandle, version: int | None = None) -> Any:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetMemoryInfo")
             m = pynvml.c_nvmlMemory_t()
@@ -317,14 +317,14 @@ class SimNvml:
             m.free = m.total - m.used
             return m
 
-    def nvmlDeviceGetTemperature(self, handle: SimHandle, sensor: int) -> int:  # noqa: N802
+    def nvmlDeviceGetTemperature(self, handle: SimHandle, sensor: int) -> int:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceGetTemperature")
             if sensor != pynvml.NVML_TEMPERATURE_GPU:
                 self._raise(pynvml.NVML_ERROR_INVALID_ARGUMENT)
             return round(g.temp_c)
 
-    def nvmlDeviceGetTemperatureV(  # noqa: N802
+    def nvmlDeviceGetTemperatureV(
         self, handle: SimHandle, sensor: int, version: int = pynvml.nvmlTemperature_v1
     ) -> int:
         with self._lock:
@@ -333,7 +333,7 @@ class SimNvml:
                 self._raise(pynvml.NVML_ERROR_INVALID_ARGUMENT)
             return round(g.temp_c)
 
-    def nvmlDeviceGetFieldValues(self, handle: SimHandle, field_ids: list[int]) -> Any:  # noqa: N802
+    def nvmlDeviceGetFieldValues(self, handle: SimHandle, field_ids: list[int]) -> Any:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetFieldValues")
             values = (pynvml.c_nvmlFieldValue_t * len(field_ids))()
@@ -350,32 +350,32 @@ class SimNvml:
                     v.nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
             return values
 
-    def nvmlDeviceGetPowerUsage(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerUsage(self, handle: SimHandle) -> int:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetPowerUsage")
             return round(self._power_w(g, t) * 1000)
 
-    def nvmlDeviceGetPowerManagementLimit(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerManagementLimit(self, handle: SimHandle) -> int:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceGetPowerManagementLimit")
             return g.power_limit_mw
 
-    def nvmlDeviceGetEnforcedPowerLimit(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetEnforcedPowerLimit(self, handle: SimHandle) -> int:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceGetEnforcedPowerLimit")
             return g.power_limit_mw
 
-    def nvmlDeviceGetPowerManagementLimitConstraints(self, handle: SimHandle) -> list[int]:  # noqa: N802
+    def nvmlDeviceGetPowerManagementLimitConstraints(self, handle: SimHandle) -> list[int]:
         with self._lock:
             self._gpu(handle, "nvmlDeviceGetPowerManagementLimitConstraints")
             return [POWER_MIN_MW, POWER_MAX_MW]
 
-    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: SimHandle) -> int:
         with self._lock:
             self._gpu(handle, "nvmlDeviceGetPowerManagementDefaultLimit")
             return POWER_DEFAULT_MW
 
-    def nvmlDeviceSetPowerManagementLimit(self, handle: SimHandle, limit_mw: int) -> None:  # noqa: N802
+    def nvmlDeviceSetPowerManagementLimit(self, handle: SimHandle, limit_mw: int) -> None:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceSetPowerManagementLimit")
             if not self.root:
@@ -384,7 +384,7 @@ class SimNvml:
                 self._raise(pynvml.NVML_ERROR_INVALID_ARGUMENT)
             g.power_limit_mw = int(limit_mw)
 
-    def nvmlDeviceGetClockInfo(self, handle: SimHandle, clock_type: int) -> int:  # noqa: N802
+    def nvmlDeviceGetClockInfo(self, handle: SimHandle, clock_type: int) -> int:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetClockInfo")
             if clock_type == pynvml.NVML_CLOCK_SM:
@@ -396,12 +396,12 @@ class SimNvml:
             self._raise(pynvml.NVML_ERROR_INVALID_ARGUMENT)
             raise AssertionError
 
-    def nvmlDeviceGetFanSpeed(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetFanSpeed(self, handle: SimHandle) -> int:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceGetFanSpeed")
             return min(100, round(30 + max(0.0, g.temp_c - 35.0) * 1.5))
 
-    def nvmlDeviceGetTotalEccErrors(  # noqa: N802
+    def nvmlDeviceGetTotalEccErrors(
         self, handle: SimHandle, error_type: int, counter_type: int
     ) -> int:
         with self._lock:
@@ -412,31 +412,31 @@ class SimNvml:
                 return g.ecc_uncorrected_aggregate
             return g.ecc_uncorrected
 
-    def nvmlDeviceGetCurrentClocksEventReasons(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle: SimHandle) -> int:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetCurrentClocksEventReasons")
             return self._throttle_mask(g, t)
 
-    def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle: SimHandle) -> int:  # noqa: N802
+    def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle: SimHandle) -> int:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetCurrentClocksThrottleReasons")
             return self._throttle_mask(g, t)
 
     # ---- events (XID) ----------------------------------------------------
 
-    def nvmlEventSetCreate(self) -> SimEventSet:  # noqa: N802
+    def nvmlEventSetCreate(self) -> SimEventSet:
         with self._lock:
             self._check_init()
             return SimEventSet()
 
-    def nvmlDeviceRegisterEvents(  # noqa: N802
+    def nvmlDeviceRegisterEvents(
         self, handle: SimHandle, event_types: int, event_set: SimEventSet
     ) -> None:
         with self._lock:
             g, _ = self._gpu(handle, "nvmlDeviceRegisterEvents")
             g.listeners.append((event_set, int(event_types)))
 
-    def nvmlEventSetWait_v2(self, event_set: SimEventSet, timeoutms: int) -> SimEventData:  # noqa: N802
+    def nvmlEventSetWait_v2(self, event_set: SimEventSet, timeoutms: int) -> SimEventData:
         # Never blocks: an empty set answers Timeout at once, whatever timeoutms says.
         with self._lock:
             self._check_init()
@@ -448,7 +448,7 @@ class SimNvml:
 
     nvmlEventSetWait = nvmlEventSetWait_v2
 
-    def nvmlEventSetFree(self, event_set: SimEventSet) -> None:  # noqa: N802
+    def nvmlEventSetFree(self, event_set: SimEventSet) -> None:
         with self._lock:
             self._check_init()
             event_set.freed = True
