@@ -166,7 +166,9 @@ def want_choice(
         return value
     hint = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     extra = f' (did you mean "{hint[0]}"?)' if hint else ""
-    probs.add(join(path, key), f'unknown {what} "{value}": expected one of {quoted(choices)}{extra}')
+    probs.add(
+        join(path, key), f'unknown {what} "{value}": expected one of {quoted(choices)}{extra}'
+    )
     return None
 
 
@@ -271,7 +273,9 @@ def parse_oid(table: dict[str, Any], path: str, probs: Problems) -> str | None:
         return None
     oid = oid.strip().removeprefix(".")
     if not _OID.match(oid):
-        probs.add(join(path, "oid"), f'"{oid}" is not a dotted numeric OID (like "1.3.6.1.2.1.1.3.0")')
+        probs.add(
+            join(path, "oid"), f'"{oid}" is not a dotted numeric OID (like "1.3.6.1.2.1.1.3.0")'
+        )
         return None
     return oid
 
@@ -297,7 +301,9 @@ def _parse_map(table: dict[str, Any], path: str, probs: Problems) -> dict[int, s
     return out
 
 
-def _parse_metric(name: str, table: object, kind: str | None, path: str, probs: Problems) -> MetricSpec | None:
+def _parse_metric(
+    name: str, table: object, kind: str | None, path: str, probs: Problems
+) -> MetricSpec | None:
     if not isinstance(table, dict):
         probs.add(path, f"expected a table, got {type_name(table)}")
         return None
@@ -307,7 +313,10 @@ def _parse_metric(name: str, table: object, kind: str | None, path: str, probs: 
         extra = f' (did you mean "{hint[0]}"?)' if hint else ""
         probs.add(path, f'unknown metric "{name}": not in the metric catalogue{extra}')
     elif kind is not None and kind not in info.kinds:
-        probs.add(path, f'metric "{name}" is not reported by {kind} devices (only {", ".join(info.kinds)})')
+        probs.add(
+            path,
+            f'metric "{name}" is not reported by {kind} devices (only {", ".join(info.kinds)})',
+        )
     check_keys(table, _METRIC_KEYS, path, probs)
     before = len(probs.lines)
     oid = parse_oid(table, path, probs)
@@ -329,7 +338,9 @@ def _parse_metric(name: str, table: object, kind: str | None, path: str, probs: 
     )
 
 
-def _control_value(ctype: str, table: dict[str, Any], path: str, probs: Problems) -> int | str | None:
+def _control_value(
+    ctype: str, table: dict[str, Any], path: str, probs: Problems
+) -> int | str | None:
     if "value" not in table:
         probs.add(join(path, "value"), "missing required key")
         return None

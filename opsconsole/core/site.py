@@ -24,6 +24,7 @@ class Credentials:
     auth_key: str | None = None  # resolved secret
     priv_protocol: str | None = None  # DES AES AES192 AES256
     priv_key: str | None = None  # resolved secret
+    write_community: str | None = None  # resolved secret for SETs (v1/v2c); None: use community
 
     def __repr__(self) -> str:  # secrets must never reach logs
         return f"Credentials(id={self.id!r}, version={self.version!r})"
@@ -70,6 +71,8 @@ class Device:
     def address(self) -> str:
         if self.kind == "gpu":
             return f"nvml:{self.uuid or self.nvml_index}"
+        if self.host and ":" in self.host:  # IPv6 literal
+            return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
 
 

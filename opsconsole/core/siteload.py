@@ -30,7 +30,6 @@ from opsconsole.core.profileload import (
     quoted,
     read_toml,
     type_name,
-    want_bool,
     want_choice,
     want_int,
     want_number,
@@ -38,7 +37,15 @@ from opsconsole.core.profileload import (
     want_table,
 )
 from opsconsole.core.profiles import Profile
-from opsconsole.core.site import DEFAULT_SNMP_PORT, DUTIES, Credentials, Device, DutyStep, Group, Site
+from opsconsole.core.site import (
+    DEFAULT_SNMP_PORT,
+    DUTIES,
+    Credentials,
+    Device,
+    DutyStep,
+    Group,
+    Site,
+)
 
 __all__ = ["ACTIONS", "SELECTORS", "SNMP_KINDS", "load_site", "parse_address"]
 
@@ -69,6 +76,8 @@ _CRED_KEYS = (
     "version",
     "community",
     "community_env",
+    "write_community",
+    "write_community_env",
     "user",
     "auth_protocol",
     "auth_key",
@@ -77,8 +86,8 @@ _CRED_KEYS = (
     "priv_key",
     "priv_key_env",
 )
-_V12_KEYS = ("community", "community_env")
-_V3_KEYS = _CRED_KEYS[3:]
+_V12_KEYS = ("community", "community_env", "write_community", "write_community_env")
+_V3_KEYS = _CRED_KEYS[5:]
 _GROUP_KEYS = ("id", "name", "duty", "expected_kw", "devices", "duties")
 _DEVICE_KEYS = (
     "id",
@@ -239,7 +248,7 @@ class _SiteLoader:
         groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
         self._check_group_ids(raw_groups)
         self._check_devices()
-        built = [self._finish_group(g) for g in groups if g is not None]
+        built = [self._finish_group(g) for g in groups]
         if self.p or settings is None:
             return None
         return Site(
@@ -261,7 +270,10 @@ class _SiteLoader:
         numbers = (
             ("poll_interval_s", want_number(t, "poll_interval_s", path, p, lo=0.5, hi=3600)),
             ("power_budget_kw", want_number(t, "power_budget_kw", path, p, lo=0, lo_open=True)),
-            ("snmp_timeout_s", want_number(t, "snmp_timeout_s", path, p, lo=0, hi=60, lo_open=True)),
+            (
+                "snmp_timeout_s",
+                want_number(t, "snmp_timeout_s", path, p, lo=0, hi=60, lo_open=True),
+            ),
             ("snmp_retries", want_int(t, "snmp_retries", path, p, lo=0, hi=10)),
             ("max_concurrency", want_int(t, "max_concurrency", path, p, lo=1, hi=100_000)),
             ("nvml", want_choice(t, "nvml", NVML_MODES, path, p, what="nvml mode")),
@@ -292,14 +304,19 @@ class _SiteLoader:
         if is_number(t.get("version")):
             self.p.add(join(path, "version"), 'expected a string ("1", "2c" or "3"), got a number')
             return None
-        version = want_choice(t, "version", SNMP_VERSIONS, path, self.p, required=True, what="version")
+        version = want_choice(
+            t, "version", SNMP_VERSIONS, path, self.p, required=True, what="version"
+        )
         if version is None:
             return None
         if version == "3":
             return self._v3(cid, t, path)
         self._forbid(t, _V3_KEYS, path, f"not used by SNMP version {version} (only by version 3)")
         community = self._secret(t, "community", path, needed=True, min_len=1)
-        return Credentials(id=cid, version=version, community=community)
+        write = None  # optional: a separate community for SETs
+        if "write_community" in t or "write_community_env" in t:
+            write = self._secret(t, "write_community", path, needed=True, min_len=1)
+        return Credentials(id=cid, version=version, community=community, write_community=write)
 
     def _v3(self, cid: str, t: dict[str, Any], path: str) -> Credentials:
         self._forbid(t, _V12_KEYS, path, "not used by SNMP version 3 (use user and keys)")
@@ -307,9 +324,15 @@ class _SiteLoader:
         auth = self._protocol(t, "auth_protocol", AUTH_PROTOCOLS, path)
         priv = self._protocol(t, "priv_protocol", PRIV_PROTOCOLS, path)
         if priv and "auth_protocol" not in t:
-            self.p.add(join(path, "priv_protocol"), "privacy needs authentication: set auth_protocol too")
-        auth_key = self._secret(t, "auth_key", path, needed="auth_protocol" in t, min_len=MIN_V3_KEY)
-        priv_key = self._secret(t, "priv_key", path, needed="priv_protocol" in t, min_len=MIN_V3_KEY)
+            self.p.add(
+                join(path, "priv_protocol"), "privacy needs authentication: set auth_protocol too"
+            )
+        auth_key = self._secret(
+            t, "auth_key", path, needed="auth_protocol" in t, min_len=MIN_V3_KEY
+        )
+        priv_key = self._secret(
+            t, "priv_key", path, needed="priv_protocol" in t, min_len=MIN_V3_KEY
+        )
         return Credentials(
             id=cid,
             version="3",
@@ -320,7 +343,9 @@ class _SiteLoader:
             priv_key=priv_key,
         )
 
-    def _protocol(self, t: dict[str, Any], key: str, choices: tuple[str, ...], path: str) -> str | None:
+    def _protocol(
+        self, t: dict[str, Any], key: str, choices: tuple[str, ...], path: str
+    ) -> str | None:
         value = t.get(key)
         if isinstance(value, str) and value.upper() in choices:
             return value.upper()
@@ -331,7 +356,9 @@ class _SiteLoader:
             if key in t:
                 self.p.add(join(path, key), why)
 
-    def _secret(self, t: dict[str, Any], key: str, path: str, *, needed: bool, min_len: int) -> str | None:
+    def _secret(
+        self, t: dict[str, Any], key: str, path: str, *, needed: bool, min_len: int
+    ) -> str | None:
         """A secret given literally (`key`) or by environment variable (`key_env`).
         Messages name keys and variables, never values."""
         env_key = f"{key}_env"
@@ -410,23 +437,27 @@ class _SiteLoader:
     def _ident(self, t: dict[str, Any], path: str, what: str) -> str | None:
         value = want_str(t, "id", path, self.p, required=True)
         if value is not None and not _ID.match(value):
-            self.p.add(join(path, "id"), f'invalid {what} id "{value}": use letters, digits, {quoted("._-")}')
+            self.p.add(
+                join(path, "id"),
+                f'invalid {what} id "{value}": use letters, digits, {quoted("._-")}',
+            )
             return None
         return value
 
-    def _group(self, t: dict[str, Any], path: str) -> _RawGroup | None:
+    def _group(self, t: dict[str, Any], path: str) -> _RawGroup:
         check_keys(t, _GROUP_KEYS, path, self.p)
         gid = self._ident(t, path, "group")
         name = want_str(t, "name", path, self.p)
         duty = want_choice(t, "duty", DUTIES, path, self.p, required=True, what="duty")
         expected = self._expected_kw(t, path)
-        devices = []
-        for j, dt in self._table_list(t, "devices", path, "groups.devices"):
-            dev = self._device(dt, f"{path}.devices[{j}]", gid or "")
-            if dev is not None:
-                devices.append(dev)
+        devices = [
+            self._device(dt, f"{path}.devices[{j}]", gid or "")
+            for j, dt in self._table_list(t, "devices", path, "groups.devices")
+        ]
         duties = self._duty_tables(t, path)
-        return _RawGroup(path, gid or "", name or gid or "", duty or "idle", expected, devices, duties)
+        return _RawGroup(
+            path, gid or "", name or gid or "", duty or "idle", expected, devices, duties
+        )
 
     def _check_group_ids(self, raw: list[tuple[int, dict[str, Any]]]) -> None:
         seen: dict[str, int] = {}
@@ -435,7 +466,9 @@ class _SiteLoader:
             if not isinstance(gid, str):
                 continue
             if gid in seen:
-                self.p.add(f"groups[{i}].id", f'duplicate group id "{gid}" (also groups[{seen[gid]}])')
+                self.p.add(
+                    f"groups[{i}].id", f'duplicate group id "{gid}" (also groups[{seen[gid]}])'
+                )
             else:
                 seen[gid] = i
 
@@ -450,13 +483,15 @@ class _SiteLoader:
                 out[duty] = value
         return out
 
-    def _device(self, t: dict[str, Any], path: str, group: str) -> _DevEntry | None:
+    def _device(self, t: dict[str, Any], path: str, group: str) -> _DevEntry:
         check_keys(t, _DEVICE_KEYS, path, self.p)
         did = self._ident(t, path, "device")
         kind = want_choice(t, "kind", DEVICE_KINDS, path, self.p, required=True, what="kind")
         fields: dict[str, Any] = {}
         if kind == "gpu":
-            self._forbid(t, _SNMP_ONLY, path, "not used by gpu devices (NVML needs no address)")
+            self._forbid(
+                t, _SNMP_ONLY, path, "not used by gpu devices (they are read through NVML)"
+            )
             fields.update(self._gpu_fields(t, path))
         elif kind is not None:
             self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
@@ -471,7 +506,8 @@ class _SiteLoader:
         did = entry.device.id
         if did in self.devices:
             self.p.add(
-                join(entry.path, "id"), f'duplicate device id "{did}" (also {self.devices[did].path})'
+                join(entry.path, "id"),
+                f'duplicate device id "{did}" (also {self.devices[did].path})',
             )
         else:
             self.devices[did] = entry
@@ -511,7 +547,9 @@ class _SiteLoader:
             "outlet": want_int(t, "outlet", path, self.p, lo=1),
         }
         if "outlet" in t and "pdu" not in t:
-            self.p.add(join(path, "outlet"), "outlet needs pdu (the id of the PDU feeding this device)")
+            self.p.add(
+                join(path, "outlet"), "outlet needs pdu (the id of the PDU feeding this device)"
+            )
         if "pdu" in t and "outlet" not in t:
             self.p.add(join(path, "pdu"), "pdu needs outlet (the outlet index on that PDU)")
         return out
@@ -529,7 +567,9 @@ class _SiteLoader:
             if dev.pdu is not None:
                 self._check_pdu_ref(dev, path)
             if dev.nvml_index is not None:
-                self._unique(gpu_index, dev.nvml_index, dev.id, join(path, "nvml_index"), "GPU index")
+                self._unique(
+                    gpu_index, dev.nvml_index, dev.id, join(path, "nvml_index"), "GPU index"
+                )
             if dev.uuid is not None:
                 self._unique(gpu_uuid, dev.uuid, dev.id, join(path, "uuid"), "GPU UUID")
 
@@ -545,7 +585,9 @@ class _SiteLoader:
             return
         prof = self.profiles.get(name)
         if prof is None:
-            self.p.add(join(path, "profile"), f'unknown profile "{name}"{_hint(name, self.profiles)}')
+            self.p.add(
+                join(path, "profile"), f'unknown profile "{name}"{_hint(name, self.profiles)}'
+            )
         elif prof.kind != dev.kind:
             self.p.add(
                 join(path, "profile"),
@@ -556,7 +598,8 @@ class _SiteLoader:
         name = dev.credentials
         if name is not None and name not in self.cred_ids:
             self.p.add(
-                join(path, "credentials"), f'unknown credentials "{name}"{_hint(name, self.cred_ids)}'
+                join(path, "credentials"),
+                f'unknown credentials "{name}"{_hint(name, self.cred_ids)}',
             )
 
     def _check_pdu_ref(self, dev: Device, path: str) -> None:
@@ -572,7 +615,9 @@ class _SiteLoader:
 
     # ---- duties
 
-    def _duty_tables(self, t: dict[str, Any], path: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    def _duty_tables(
+        self, t: dict[str, Any], path: str
+    ) -> dict[str, list[tuple[str, dict[str, Any]]]]:
         table = want_table(t, "duties", path, self.p) or {}
         dpath = join(path, "duties")
         out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -644,7 +689,9 @@ class _StepChecker:
 
     # ---- targets
 
-    def _targets(self, t: dict[str, Any], path: str) -> tuple[str | tuple[str, ...] | None, list[Device]]:
+    def _targets(
+        self, t: dict[str, Any], path: str
+    ) -> tuple[str | tuple[str, ...] | None, list[Device]]:
         value = t.get("targets", "all")
         kpath = join(path, "targets")
         if isinstance(value, str):
@@ -663,7 +710,9 @@ class _StepChecker:
             return None, []
         return self._target_ids(value, kpath)
 
-    def _target_ids(self, value: list[Any], kpath: str) -> tuple[tuple[str, ...] | None, list[Device]]:
+    def _target_ids(
+        self, value: list[Any], kpath: str
+    ) -> tuple[tuple[str, ...] | None, list[Device]]:
         ok = True
         devices: list[Device] = []
         for i, item in enumerate(value):
@@ -688,8 +737,12 @@ class _StepChecker:
         return f'unknown device "{did}" (not in group "{self.group}"){_hint(did, self.members)}'
 
     def _applicable(
-        self, targets: str | tuple[str, ...], devices: list[Device], kinds: tuple[str, ...],
-        path: str, action: str,
+        self,
+        targets: str | tuple[str, ...],
+        devices: list[Device],
+        kinds: tuple[str, ...],
+        path: str,
+        action: str,
     ) -> list[Device]:
         """Devices of `kinds`: each listed id must be one; a selector must select some."""
         fit = [d for d in devices if d.kind in kinds]
@@ -697,14 +750,21 @@ class _StepChecker:
         if isinstance(targets, tuple):
             for d in devices:
                 if d.kind not in kinds:
-                    self.p.add(kpath, f'device "{d.id}" is a {d.kind}: {action} needs {" or ".join(kinds)} devices')
+                    need = " or ".join(kinds)
+                    self.p.add(
+                        kpath, f'device "{d.id}" is a {d.kind}: {action} needs {need} devices'
+                    )
         elif not fit:
-            self.p.add(kpath, f'"{targets}" selects no {" or ".join(kinds)} device in group "{self.group}"')
+            self.p.add(
+                kpath, f'"{targets}" selects no {" or ".join(kinds)} device in group "{self.group}"'
+            )
         return fit
 
     # ---- actions (each returns the step's params)
 
-    def _snmp_set(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+    def _snmp_set(
+        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
+    ) -> dict[str, Any]:
         control = want_str(t, "control", path, self.p, required=True)
         fit = self._applicable(targets, devices, SNMP_KINDS, path, "snmp-set")
         if control is None:
@@ -723,15 +783,20 @@ class _StepChecker:
             )
         return {"control": control}
 
-    def _pdu_outlet(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+    def _pdu_outlet(
+        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
+    ) -> dict[str, Any]:
         state = want_choice(t, "state", OUTLET_STATES, path, self.p, required=True, what="state")
         if not devices:
-            self.p.add(join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"')
+            self.p.add(
+                join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"'
+            )
         unfed = [d.id for d in devices if d.pdu is None or d.outlet is None]
         if unfed:
             self.p.add(
                 join(path, "targets"),
-                f"pdu-outlet needs targets with pdu and outlet; these have none: {', '.join(unfed)}",
+                "pdu-outlet needs targets with pdu and outlet; "
+                f"these have none: {', '.join(unfed)}",
             )
         if state is not None:
             self._check_outlet_controls(devices, state, path)
@@ -759,12 +824,16 @@ class _StepChecker:
                         f'control "{name}" of profile "{prof.name}" needs index = "outlet"',
                     )
 
-    def _nvml_power_limit(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+    def _nvml_power_limit(
+        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
+    ) -> dict[str, Any]:
         watts = want_number(t, "watts", path, self.p, required=True, lo=0, hi=5000, lo_open=True)
         self._applicable(targets, devices, ("gpu",), path, "nvml-power-limit")
         return {"watts": watts} if watts is not None else {}
 
-    def _command(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+    def _command(
+        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         argv = t.get("argv")
         kpath = join(path, "argv")
@@ -790,10 +859,14 @@ class _StepChecker:
             return None
         bad = [k for k, v in env.items() if not isinstance(v, str)]
         for key in bad:  # values may be secrets: name the key only
-            self.p.add(join(join(path, "env"), key), f"expected a string, got {type_name(env[key])}")
+            self.p.add(
+                join(join(path, "env"), key), f"expected a string, got {type_name(env[key])}"
+            )
         return None if bad else dict(env)
 
-    def _http(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+    def _http(
+        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         url = want_str(t, "url", path, self.p, required=True)
         if url is not None:
@@ -811,7 +884,9 @@ class _StepChecker:
         out["expect_status"] = 200 if status is None else status
         return out
 
-    def _wait_metric(self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]) -> dict[str, Any]:
+    def _wait_metric(
+        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
+    ) -> dict[str, Any]:
         metric = want_str(t, "metric", path, self.p, required=True)
         info = CATALOGUE.get(metric) if metric else None
         if metric is not None and info is None:
@@ -827,7 +902,9 @@ class _StepChecker:
         self, metric: str, kinds: tuple[str, ...], targets: Any, devices: list[Device], path: str
     ) -> None:
         if not devices:
-            self.p.add(join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"')
+            self.p.add(
+                join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"'
+            )
         elif not any(d.kind in kinds for d in devices):
             self.p.add(
                 join(path, "metric"),
