@@ -62,7 +62,7 @@ def test_aggregates_and_power_counted_once():
     a = s.summary("row-a", now=t)
     assert a.power_w == pytest.approx(6500) and a.hashrate_ths == pytest.approx(190)
     assert a.hashrate_nominal_ths == pytest.approx(220)
-    ts, v = s.agg_series("row-b", "power_w")
+    _ts, v = s.agg_series("row-b", "power_w")
     assert v[-1] == pytest.approx(1800)
 
 
@@ -106,7 +106,7 @@ def test_ring_wraps_and_stays_bounded():
     for k in range(50):
         s.ingest([r("a-01", t0 + 10 * k, hashrate_ths=float(k))])
     assert s.nbytes() == before
-    ts, v = s.series("a-01", "hashrate_ths")
+    _ts, v = s.series("a-01", "hashrate_ths")
     assert len(v) == s.capacity and v[-1] == 49 and v[0] == 49 - s.capacity + 1
 
 
@@ -115,5 +115,5 @@ def test_long_gap_clears_old_slots():
     t0 = 6_000_000.0
     s.ingest([r("a-01", t0, hashrate_ths=1.0)])
     s.ingest([r("a-01", t0 + 10_000, hashrate_ths=2.0)])
-    ts, v = s.series("a-01", "hashrate_ths")
+    _ts, v = s.series("a-01", "hashrate_ths")
     assert np.nansum(v) == 2.0
