@@ -19,7 +19,7 @@ import bisect
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from opsconsole.collectors.snmp import ber
 from opsconsole.collectors.snmp.ber import Oid, Value
@@ -123,8 +123,7 @@ class SnmpAgentProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         reply = self.handle(data)
@@ -149,7 +148,9 @@ class SnmpAgentProtocol(asyncio.DatagramProtocol):
             st.malformed += 1
             return None
         pdu = msg.pdu
-        if pdu.type == ber.GET_RESPONSE or (pdu.type == ber.GET_BULK_REQUEST and msg.version == ber.V1):
+        if pdu.type == ber.GET_RESPONSE or (
+            pdu.type == ber.GET_BULK_REQUEST and msg.version == ber.V1
+        ):
             st.malformed += 1
             return None
         if msg.community == dev.write_community:
@@ -212,7 +213,9 @@ class SnmpAgentProtocol(asyncio.DatagramProtocol):
             out.append(ber.encode_varbind(vb.oid, ber.END_OF_MIB_VIEW) if hit is None
                        else ber.encode_varbind(hit[1], hit[2], hit[3]))
         # each repeater walks on from where its last row was found (index, not bisect)
-        cursors: list[tuple[int, Oid] | None] = [(mib.position_after(vb.oid), vb.oid) for vb in vbs[n:]]
+        cursors: list[tuple[int, Oid] | None] = [
+            (mib.position_after(vb.oid), vb.oid) for vb in vbs[n:]
+        ]
         for _ in range(m):
             if not cursors or all(c is None for c in cursors) or len(out) >= MAX_BULK_VARBINDS:
                 break

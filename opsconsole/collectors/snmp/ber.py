@@ -173,8 +173,8 @@ def _tlv(tag: int, body: bytes) -> bytes:
 
 
 def _int_body(v: int) -> bytes:
-    # minimal two's complement; (bit_length + 8) // 8 leaves room for the sign bit
-    return v.to_bytes((v.bit_length() + 8) // 8, "big", signed=True)
+    # minimal two's complement: magnitude bits plus one sign bit, rounded up to bytes
+    return v.to_bytes(((v if v >= 0 else ~v).bit_length() + 8) // 8, "big", signed=True)
 
 
 @lru_cache(maxsize=8192)
@@ -415,5 +415,6 @@ def _decode(data: bytes) -> Message:
             raise BerError("trailing bytes in a varbind")
         varbinds.append(VarBind(oid, vtag, decode_value(vtag, data, xs, xe)))
         pos = ve
-    return Message(version, community, Pdu(ptype, request_id, err_status, err_index, tuple(varbinds)))
+    pdu = Pdu(ptype, request_id, err_status, err_index, tuple(varbinds))
+    return Message(version, community, pdu)
 

@@ -1,0 +1,239 @@
+"""The simulated site: rows of SimMiners fed by SimPdus, served as real SNMP
+agents on loopback, plus a site file (DESIGN.md "Site file") that points at
+them. GPUs are only named here (kind "gpu", nvml_index); their model lives
+in nvml_sim.
+
+Layout: miners fill rows of `miners_per_row` (row-a, row-b, ..., row-aa after
+row-z), racks of 10 per row (A1, A2, ...), and each run of `miners_per_pdu`
+miners in a row hangs off one PDU (pdu-a1, pdu-a2, ...), outlet 1..n.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opsconsole.sim.agent import DEFAULT_MAX_SIZE, AgentStats, RunningAgent, start_agents
+from opsconsole.sim.miner import Clock, ManualClock, MinerTiming, SimMiner
+from opsconsole.sim.pdu import SimPdu
+
+__all__ = ["ManualClock", "MinerTiming", "SimSite", "SiteDevice", "SiteRow"]
+
+RACK_SIZE = 10
+GPU_TDP_W = 700.0  # for the power budget only (H100 SXM class)
+CREDENTIALS_ID = "sim"
+
+
+@dataclass(slots=True)
+class SiteDevice:
+    id: str
+    kind: str  # miner | pdu
+    model: SimMiner | SimPdu
+    profile: str
+    rack: str
+    position: int | None = None
+    pdu: str | None = None
+    outlet: int | None = None
+    port: int | None = None  # set by start()
+
+
+@dataclass(slots=True)
+class SiteRow:
+    id: str  # row-a
+    name: str  # Row A
+    pdus: list[SiteDevice] = field(default_factory=list)
+    miners: list[SiteDevice] = field(default_factory=list)
+
+    def devices(self) -> list[SiteDevice]:
+        return [*self.pdus, *self.miners]
+
+
+def row_letters(i: int) -> str:
+    """0 -> a, 25 -> z, 26 -> aa (spreadsheet style)."""
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(ord("a") + r) + s
+    return s
+
+
+def _q(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)  # JSON strings are valid TOML basic strings
+
+
+class SimSite:
+    def __init__(
+        self,
+        miners: int,
+        gpus: int,
+        seed: int = 1,
+        miners_per_pdu: int = 20,
+        fault_rate: float = 0.02,  # faults per miner per hour
+        clock: Clock = time.monotonic,
+        *,
+        miners_per_row: int = 40,
+        timing: MinerTiming | None = None,
+        reboot_s: float = 5.0,
+        max_size: int = DEFAULT_MAX_SIZE,
+        name: str = "Simulated site",
+    ):
+        if miners < 0 or gpus < 0 or miners_per_pdu < 1 or miners_per_row < 1:
+            raise ValueError("counts must be positive")
+        self.name = name
+        self.seed = seed
+        self.gpus = gpus
+        self.clock = clock
+        self.rows: list[SiteRow] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.config_path: Path | None = None
+        self.host = "127.0.0.1"
+        self._agents: list[RunningAgent] = []
+        rng = random.Random(seed)  # per-miner seeds: the whole site follows from one
+        n_rows = math.ceil(miners / miners_per_row)
+        for r in range(n_rows):
+            letters = row_letters(r)
+            row = SiteRow(f"row-{letters}", f"Row {letters.upper()}")
+            count = min(miners_per_row, miners - r * miners_per_row)
+            width = max(2, len(str(count)))
+            for p in range(math.ceil(count / miners_per_pdu)):
+                batch: list[SiteDevice] = []
+                pdu_id = f"pdu-{letters}{p + 1}"
+                for k in range(min(miners_per_pdu, count - p * miners_per_pdu)):
+                    i = p * miners_per_pdu + k  # index in row
+                    mid = f"{letters}-{i + 1:0{width}d}"
+                    m = SimMiner(mid, rng.getrandbits(48), clock=clock, fault_rate=fault_rate,
+                                 timing=timing, max_size=max_size)
+                    batch.append(SiteDevice(
+                        mid, "miner", m, "sim-miner", rack=f"{letters.upper()}{i // RACK_SIZE + 1}",
+                        position=i % RACK_SIZE + 1, pdu=pdu_id, outlet=k + 1))
+                pdu = SimPdu(pdu_id, [d.model for d in batch],  # type: ignore[misc]
+                             clock=clock, reboot_s=reboot_s, max_size=max_size)
+                row.pdus.append(SiteDevice(pdu_id, "pdu", pdu, "apc-rpdu2", rack=batch[0].rack))
+                row.miners.extend(batch)
+            self.rows.append(row)
+
+    # -- access
+
+    @property
+    def miner_count(self) -> int:
+        return sum(len(r.miners) for r in self.rows)
+
+    @property
+    def pdu_count(self) -> int:
+        return sum(len(r.pdus) for r in self.rows)
+
+    def devices(self) -> Iterator[SiteDevice]:
+        for row in self.rows:
+            yield from row.devices()
+
+    def device(self, device_id: str) -> SiteDevice:
+        for d in self.devices():
+            if d.id == device_id:
+                return d
+        raise KeyError(device_id)
+
+    def miner(self, device_id: str) -> SimMiner:
+        m = self.device(device_id).model
+        assert isinstance(m, SimMiner)
+        return m
+
+    def pdu(self, device_id: str) -> SimPdu:
+        p = self.device(device_id).model
+        assert isinstance(p, SimPdu)
+        return p
+
+    def stats(self, device_id: str | None = None) -> AgentStats:
+        """Agent counters of one device, or summed over the site."""
+        total = AgentStats()
+        for a in self._agents:
+            if device_id is None or a.device.name == device_id:
+                total.add(a.stats)
+        return total
+
+    # -- lifecycle
+
+    async def start(self, host: str = "127.0.0.1") -> None:
+        if self._agents:
+            raise RuntimeError("site already started")
+        devs = list(self.devices())
+        self._agents = await start_agents([d.model for d in devs], host=host)
+        for d, a in zip(devs, self._agents, strict=True):
+            d.port = a.port
+        self.host = host
+        self.loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        for a in self._agents:
+            a.close()
+        self._agents = []
+        for d in self.devices():
+            d.port = None
+        await asyncio.sleep(0)  # let the transports finish closing
+
+    # -- site file
+
+    def power_budget_kw(self) -> float:
+        miners_w = sum(d.model.full_power_w + d.model.standby_w  # type: ignore[union-attr]
+                       for r in self.rows for d in r.miners)
+        return math.ceil((miners_w + self.gpus * GPU_TDP_W) * 1.1 / 1000.0)
+
+    def site_toml(self, nvml_simulated: bool = True) -> str:
+        """The site file for the started agents (their ports are this run's)."""
+        if not self._agents:
+            raise RuntimeError("start() the site first: the file names its ports")
+        out = [
+            f"# Generated by opsconsole's simulator: {self.miner_count} miners,",
+            f"# {self.gpus} GPUs, seed {self.seed}. Ports belong to this run only.",
+            "",
+            "[site]",
+            f"name = {_q(self.name)}",
+            "poll_interval_s = 10",
+            f"power_budget_kw = {self.power_budget_kw():g}",
+            f"nvml = {_q('simulated' if nvml_simulated else 'auto')}",
+            "",
+            f"[credentials.{CREDENTIALS_ID}]",
+            'version = "2c"',
+            'community = "public"          # polls (GET / GETBULK)',
+            'write_community = "private"   # SETs (duty switching, outlets)',
+        ]
+        for row in self.rows:
+            out += self._row_toml(row)
+        if self.gpus:
+            out += ["", "[[groups]]", 'id = "gpu-a"', 'name = "GPU A"', 'duty = "inference"']
+            for i in range(self.gpus):
+                out += ["", "[[groups.devices]]", f'id = "gpu-{i}"', 'kind = "gpu"',
+                        f"nvml_index = {i}", f'rack = "G{i // 8 + 1}"', f"position = {i % 8 + 1}"]
+        return "\n".join(out) + "\n"
+
+    def _row_toml(self, row: SiteRow) -> list[str]:
+        mining = sum(d.model.full_power_w + d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
+        standby = sum(d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
+        out = ["", "[[groups]]", f"id = {_q(row.id)}", f"name = {_q(row.name)}", 'duty = "mining"',
+               f"expected_kw = {{ mining = {mining / 1000:.1f}, inference = {standby / 1000:.1f}, "
+               f"idle = {standby / 1000:.1f} }}"]
+        for d in row.devices():
+            out += ["", "[[groups.devices]]", f"id = {_q(d.id)}", f"kind = {_q(d.kind)}",
+                    f'address = "{self.host}:{d.port}"', f"profile = {_q(d.profile)}",
+                    f"credentials = {_q(CREDENTIALS_ID)}", f"rack = {_q(d.rack)}"]
+            if d.position is not None:
+                out.append(f"position = {d.position}")
+            if d.pdu is not None:
+                out += [f"pdu = {_q(d.pdu)}", f"outlet = {d.outlet}"]
+        for duty, control in (("inference", "sleep"), ("idle", "sleep"), ("mining", "wake")):
+            out += ["", f"[[groups.duties.{duty}]]", 'action = "snmp-set"', 'targets = "miners"',
+                    f"control = {_q(control)}"]
+        return out
+
+    def write_config(self, path: str | Path, nvml_simulated: bool = True) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(self.site_toml(nvml_simulated), encoding="utf-8")
+        self.config_path = p
+        return p
