@@ -57,6 +57,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     SnmpEngine as _PySnmpEngine,
 )
 from pysnmp.hlapi.v3arch.asyncio import auth as _auth
+from pysnmp.hlapi.varbinds import CommandGeneratorVarBinds
 from pysnmp.proto import errind, rfc1902, rfc1905
 from pysnmp.proto.error import StatusInformation
 
@@ -199,6 +200,7 @@ class PysnmpEngine:
         self._v3_ok: set[tuple[str, int, Credentials]] = set()  # answered at least once
         self._socket_tuned = False
         self._warmup = asyncio.Lock()
+        self._varbinds: dict[str, ObjectType] = {}  # resolved GET varbinds, per engine
 
     # -- engine and per-target objects -------------------------------------------
 
@@ -405,11 +407,24 @@ class PysnmpEngine:
             pos += len(chunk)
         return {o: found.get(_norm_oid(o)) for o in oids}
 
+    def _get_varbind(self, oid: str) -> ObjectType:
+        """A GET varbind resolved once per OID and reused: pysnmp re-resolves
+        every ObjectType through its MIB view on each request (a quarter of
+        a millisecond each), but skips one already marked resolved."""
+        vb = self._varbinds.get(oid)
+        if vb is None:
+            engine = self._bind()
+            view = CommandGeneratorVarBinds.get_mib_view_controller(engine.cache)
+            vb = ObjectType(ObjectIdentity(oid)).resolve_with_mib(view, ignoreErrors=False)
+            if len(self._varbinds) < 100_000:  # profiles name few OIDs; bound it anyway
+                self._varbinds[oid] = vb
+        return vb
+
     async def _get_chunk(self, target: SnmpTarget, chunk: list[str]) -> dict[str, SnmpValue]:
         values: dict[str, SnmpValue] = {}
         remaining = list(chunk)
         while remaining:
-            var_binds = [ObjectType(ObjectIdentity(o)) for o in remaining]
+            var_binds = [self._get_varbind(o) for o in remaining]
             _, status, index, answer = await self._request(target, "GET", get_cmd, *var_binds)
             i = int(index)
             if int(status) == _NO_SUCH_NAME and 0 < i <= len(remaining):
@@ -537,6 +552,7 @@ class PysnmpEngine:
         self._dropped_base += self._dropped_in(engine)
         self._engine = self._loop = None
         self._socket_tuned = False
+        self._varbinds.clear()
         self._auth.clear()
         self._transports.clear()
         self._reported.clear()
