@@ -1,0 +1,140 @@
+"""`run_gui(args)`: the GUI entry point behind `opsconsole [--config FILE]`,
+`--demo`, `--wall` and `--screenshot PNG [--screenshot-after SECONDS]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from opsconsole.core.errors import ConfigError
+from opsconsole.ui import theme as themes
+from opsconsole.ui.main_window import MainWindow, load_site_file
+from opsconsole.ui.settings import Settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+SCREENSHOT_SIZE = (1920, 1080)  # override: OPSCONSOLE_WINDOW_SIZE=1280x800
+SCREENSHOT_SETTLE_MS = 2500  # after the first data: let a full pass land and paint
+SCREENSHOT_GIVE_UP_S = 90.0
+
+
+def _window_size() -> tuple[int, int]:
+    raw = os.environ.get("OPSCONSOLE_WINDOW_SIZE", "")
+    try:
+        w, h = (int(v) for v in raw.lower().split("x"))
+        return w, h
+    except ValueError:
+        return SCREENSHOT_SIZE
+
+
+def _app() -> QApplication:
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        return app
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName("opsconsole")
+    app.setApplicationName("opsconsole")
+    app.setApplicationDisplayName("opsconsole")
+    return app
+
+
+class Screenshot:
+    """Render the window to PNG once it shows data (or after a fixed delay),
+    then quit with 0 (1 if no data came within SCREENSHOT_GIVE_UP_S)."""
+
+    def __init__(self, app: QApplication, win: MainWindow, path: Path, after_s: float | None):
+        self.app, self.win, self.path = app, win, path
+        self.code = EXIT_OK
+        self.done = False
+        if after_s is not None:
+            QTimer.singleShot(int(after_s * 1000), self.shoot)
+        else:
+            win.first_data.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, self.shoot))
+            win.site_failed.connect(lambda _e: self.shoot(EXIT_FAIL))
+            QTimer.singleShot(int(SCREENSHOT_GIVE_UP_S * 1000), lambda: self.shoot(EXIT_FAIL))
+
+    def shoot(self, code: int = EXIT_OK) -> None:
+        if self.done:
+            return
+        session = self.win.session
+        if code == EXIT_OK and session is not None and session._queue:
+            QTimer.singleShot(200, self.shoot)  # a big first pass is still being taken in
+            return
+        self.done = True
+        if self.win.console is not None:
+            self.win.console.refresh()
+            self.win.console.charts.refresh()
+        self.app.processEvents()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ok = self.win.grab().save(str(self.path), "PNG")
+        if not ok:
+            print(f"opsconsole: could not write {self.path}", file=sys.stderr)
+            code = EXIT_FAIL
+        elif code != EXIT_OK:
+            print("opsconsole: no data arrived; the screenshot shows what there was",
+                  file=sys.stderr)
+        self.code = code
+        self.win.close()
+        self.app.exit(code)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    config: Path | None = getattr(args, "config", None)
+    demo = bool(getattr(args, "demo", False))
+    wall = bool(getattr(args, "wall", False))
+    shot: Path | None = getattr(args, "screenshot", None)
+    shot_after: float | None = getattr(args, "screenshot_after", None)
+    read_only = bool(getattr(args, "read_only", False)) or wall
+
+    # In screenshot mode an invalid file is a usage error (exit 2, one line
+    # per problem); interactively it is a dialog.
+    if shot is not None and config is not None and not demo:
+        try:
+            load_site_file(config)
+        except ConfigError as exc:
+            for line in exc.errors:
+                print(line, file=sys.stderr)
+            return EXIT_USAGE
+
+    app = _app()
+    settings = Settings()
+    themes.apply(app, themes.get(settings.theme))
+    win = MainWindow(settings, read_only=read_only)
+    if shot is not None:
+        win.resize(*_window_size())
+    else:
+        win.resize(win.sizeHint())
+        win.restore_geometry()
+    # Ctrl-C in the terminal: let Python see the signal between Qt events.
+    signal.signal(signal.SIGINT, lambda *_: win.close())
+    keepalive = QTimer()
+    keepalive.start(250)
+    keepalive.timeout.connect(lambda: None)
+
+    if demo:
+        win.open_demo()
+    elif config is not None:
+        if not win.open_file(config):
+            win.show_first_run()
+    elif settings.last_site is not None and settings.last_site.exists() and shot is None:
+        if not win.open_file(settings.last_site):
+            win.show_first_run()
+    else:
+        win.show_first_run()
+
+    screenshot = Screenshot(app, win, shot, shot_after) if shot is not None else None
+    if screenshot is not None and win.bridge is None and shot_after is None:
+        QTimer.singleShot(1000, screenshot.shoot)  # nothing to wait for: the first-run page
+    if wall:
+        win.menuBar().hide()
+        win.showFullScreen()
+    else:
+        win.show()
+    code = app.exec()
+    win.close_site()
+    return screenshot.code if screenshot is not None else int(code)

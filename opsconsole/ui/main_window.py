@@ -1,0 +1,267 @@
+"""The main window: opens a site (file or demo), owns the bridge to the
+collector thread and the session, and shuts both down cleanly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+
+from opsconsole.collectors.poller import CycleStats
+from opsconsole.collectors.runtime import CollectorRuntime
+from opsconsole.core.errors import ConfigError
+from opsconsole.core.readings import Reading
+from opsconsole.core.site import Site
+from opsconsole.ui import theme as themes
+from opsconsole.ui import units
+from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
+from opsconsole.ui.console import ConsoleView
+from opsconsole.ui.dialogs import ProblemsDialog, config_errors_dialog
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.settings import Settings
+from opsconsole.ui.views.first_run import FirstRunPage, StartingPage
+
+log = logging.getLogger(__name__)
+
+# The demo: three rows of 40 miners with their PDUs, one rack of 8 GPUs.
+DEMO_MINERS, DEMO_GPUS = 120, 8
+
+
+def make_demo_site(miners: int = DEMO_MINERS, gpus: int = DEMO_GPUS) -> Any:
+    from opsconsole.sim.site import SimSite
+
+    return SimSite(miners=miners, gpus=gpus, seed=1)
+
+
+def load_site_file(path: Path) -> Site:
+    from opsconsole.core.siteload import load_site
+
+    return load_site(path)
+
+
+class MainWindow(QMainWindow):
+    first_data = Signal()  # the first readings of the open site are shown
+    site_failed = Signal(str)
+
+    def __init__(self, settings: Settings, *, read_only: bool = False,
+                 runtime_factory: RuntimeFactory = CollectorRuntime,
+                 demo_factory: Callable[[], Any] = make_demo_site,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.settings = settings
+        self.theme = themes.get(settings.theme)
+        self.read_only = read_only
+        self.runtime_factory = runtime_factory
+        self.demo_factory = demo_factory
+        self.bridge: CollectorBridge | None = None
+        self.session: SiteSession | None = None
+        self.console: ConsoleView | None = None
+        self.source: str = ""
+        self.dialog: ProblemsDialog | None = None  # the last problems dialog shown
+        self._demo = False
+        self.setWindowTitle("opsconsole")
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.first_run = FirstRunPage(settings.last_site)
+        self.first_run.demo_requested.connect(self.open_demo)
+        self.first_run.open_requested.connect(self.choose_file)
+        self.first_run.recent_requested.connect(self.open_file)
+        self.starting = StartingPage()
+        self.stack.addWidget(self.first_run)
+        self.stack.addWidget(self.starting)
+        self._build_menu()
+        self._build_status()
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.close_site)  # type: ignore[attr-defined]
+
+    def sizeHint(self) -> QSize:
+        return QSize(1600, 960)
+
+    # -- chrome -------------------------------------------------------------------------
+    def _build_menu(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        act = m.addAction("&Open site file…")
+        act.setShortcut(QKeySequence.StandardKey.Open)
+        act.triggered.connect(self.choose_file)
+        m.addAction("Open the &demo site").triggered.connect(self.open_demo)
+        m.addSeparator()
+        act = m.addAction("&Quit")
+        act.setShortcut(QKeySequence.StandardKey.Quit)
+        act.triggered.connect(self.close)
+        v = self.menuBar().addMenu("&View")
+        group = QActionGroup(self)
+        for name in themes.THEMES:
+            a = QAction(f"{name.title()} theme", self, checkable=True)
+            a.setChecked(name == self.theme.name)
+            a.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
+            group.addAction(a)
+            v.addAction(a)
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.status_source = QLabel("no site open")
+        self.status_collector = QLabel("")
+        self.status_data = QLabel("")
+        self.status_mode = QLabel("read-only" if self.read_only else "")
+        for w in (self.status_source, self.status_collector, self.status_data,
+                  self.status_mode):
+            sb.addPermanentWidget(w)
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
+
+    # -- opening sites ------------------------------------------------------------------------
+    def show_first_run(self) -> None:
+        self.stack.setCurrentWidget(self.first_run)
+
+    def choose_file(self) -> None:
+        start = str(self.settings.last_site.parent) if self.settings.last_site else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a site file", start,
+                                              "Site files (*.toml);;All files (*)")
+        if path:
+            self.open_file(Path(path))
+
+    def open_file(self, path: Path) -> bool:
+        """Load and validate a site file; on problems show them, keep the
+        current site. Returns whether the site was opened."""
+        try:
+            site = load_site_file(path)
+        except ConfigError as exc:
+            self.show_problems(config_errors_dialog(path, exc.errors, self))
+            return False
+        except OSError as exc:
+            self.show_problems(config_errors_dialog(path, [f"{path}: {exc.strerror or exc}"],
+                                                    self))
+            return False
+        self.settings.last_site = path
+        self.start_site(site, source=str(path))
+        return True
+
+    def open_demo(self) -> bool:
+        try:
+            demo = self.demo_factory()
+        except ImportError as exc:
+            self.show_problems(ProblemsDialog(
+                "Demo not available", "The simulated site could not be loaded.",
+                [f"{type(exc).__name__}: {exc}"], self))
+            return False
+        self.start_site(None, demo_site=demo, source="demo (simulated site)")
+        return True
+
+    def show_problems(self, dialog: ProblemsDialog) -> None:
+        self.dialog = dialog
+        dialog.open()  # window-modal, never blocks the event loop
+
+    def start_site(self, site: Site | None, *, demo_site: Any = None, source: str = "") -> None:
+        self.close_site()
+        self._demo = demo_site is not None
+        self.source = source
+        self.bridge = CollectorBridge(site, demo_site=demo_site,
+                                      runtime_factory=self.runtime_factory, parent=self)
+        self.bridge.started.connect(self._on_started)
+        self.bridge.failed.connect(self._on_failed)
+        self.bridge.batch.connect(self._on_batch)
+        self.bridge.cycle.connect(self._on_cycle)
+        self.starting.set_text("Starting the simulated site…" if self._demo
+                               else f"Connecting to {site.name if site else source}…")
+        self.stack.setCurrentWidget(self.starting)
+        self.status_source.setText(source)
+        self.status_collector.setText("collector starting")
+        self.bridge.start()
+
+    def _on_started(self, site: Site) -> None:
+        self.session = SiteSession(site, demo=self._demo, parent=self)
+        self.session.first_data.connect(self.first_data)
+        self._show_console()
+        self.setWindowTitle(f"{site.name} — opsconsole")
+        self.status_collector.setText(f"collector running · {len(site.devices())} devices "
+                                      f"every {site.poll_interval_s:g} s")
+
+    def _show_console(self) -> None:
+        assert self.session is not None
+        if self.console is not None:
+            self.stack.removeWidget(self.console)
+            self.console.shutdown_views()
+            self.console.deleteLater()
+        self.console = ConsoleView(self.session, self.theme, self.settings,
+                                   status=self.show_message)
+        self.stack.addWidget(self.console)
+        self.stack.setCurrentWidget(self.console)
+
+    def _on_failed(self, error: str) -> None:
+        self.status_collector.setText("collector stopped")
+        self.show_first_run()
+        self.show_problems(ProblemsDialog("Could not start", "The collector did not start.",
+                                          [error], self))
+        self.site_failed.emit(error)
+
+    def _on_batch(self, batch: list[Reading]) -> None:
+        if self.session is not None:
+            self.session.ingest(batch)
+            self.status_data.setText(f"data {units.clock(self.session.last_batch_at)} · "
+                                     f"{self.session.readings_in} readings")
+
+    def _on_cycle(self, stats: CycleStats) -> None:
+        if self.session is not None:
+            self.session.on_cycle(stats)
+
+    def close_site(self) -> None:
+        """Stop the collector (joins its thread) and drop the views."""
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+        if self.console is not None:
+            self.console.shutdown()
+            self.stack.removeWidget(self.console)
+            self.console.deleteLater()
+            self.console = None
+        if self.session is not None:
+            self.session.stop()
+            self.session.deleteLater()
+            self.session = None
+        self.status_collector.setText("")
+
+    # -- settings ---------------------------------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        self.settings.theme = name
+        self.theme = themes.get(name)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            themes.apply(app, self.theme)
+        if self.session is not None:
+            self._show_console()  # views keep theme colours: rebuild them on the same data
+
+    def restore_geometry(self) -> None:
+        if self.settings.geometry is not None:
+            self.restoreGeometry(self.settings.geometry)
+        if self.settings.window_state is not None:
+            self.restoreState(self.settings.window_state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        if self.console is not None:
+            self.settings.set_columns(self.console.devices.visible_columns())
+        self.settings.sync()
+        self.close_site()
+        event.accept()
+
+    def keyPressEvent(self, ev) -> None:
+        if ev.key() == Qt.Key.Key_Escape and self.isFullScreen():
+            self.showNormal()
+            return
+        super().keyPressEvent(ev)

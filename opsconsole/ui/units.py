@@ -1,0 +1,88 @@
+"""Number formatting for display: auto-scaled units and metric values.
+Missing values show as an en dash, never as a made-up number."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from opsconsole.core.metrics import CATALOGUE
+
+NA = "–"
+
+
+def _ok(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def hashrate(ths: float | None) -> str:
+    """TH/s scaled to PH/s, EH/s."""
+    if not _ok(ths):
+        return NA
+    assert ths is not None
+    for unit, div in (("EH/s", 1e6), ("PH/s", 1e3)):
+        if abs(ths) >= div:
+            return f"{ths / div:.2f} {unit}"
+    return f"{ths:.1f} TH/s"
+
+
+def power(w: float | None) -> str:
+    if not _ok(w):
+        return NA
+    assert w is not None
+    if abs(w) >= 1e6:
+        return f"{w / 1e6:.2f} MW"
+    if abs(w) >= 1e3:
+        return f"{w / 1e3:.1f} kW"
+    return f"{w:.0f} W"
+
+
+def temp(c: float | None) -> str:
+    return f"{c:.0f} °C" if _ok(c) else NA
+
+
+def pct(p: float | None) -> str:
+    return f"{p:.0f} %" if _ok(p) else NA
+
+
+def duration(s: float | None) -> str:
+    if not _ok(s):
+        return NA
+    assert s is not None
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
+
+
+def clock(ts: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts)) if _ok(ts) else NA
+
+
+def metric(name: str, value: object, with_unit: bool = True) -> str:
+    """A catalogue metric with its unit (lists joined, states as text);
+    without the unit for a column whose header names it."""
+    if value is None:
+        return NA
+    if isinstance(value, list):
+        return ", ".join(metric(name, v, with_unit) for v in value) or NA
+    if isinstance(value, str):
+        return value
+    if not _ok(value):
+        return NA
+    assert isinstance(value, int | float)
+    if not with_unit and name.startswith("hashrate"):
+        return f"{value:.1f}"
+    if name == "hashrate_ths" or name == "hashrate_nominal_ths":
+        return hashrate(value)
+    if name == "uptime_s":
+        return duration(value)
+    info = CATALOGUE.get(name)
+    unit = info.unit if info and with_unit else ""
+    text = f"{value:.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:.1f}"
+    return f"{text} {unit}".rstrip()

@@ -1,0 +1,203 @@
+"""A card per GPU: utilisation, memory, temperatures, power against its
+limit, clocks, throttle reasons, last XID and a utilisation sparkline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QWidget,
+)
+
+from opsconsole.ui import units
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.sparkline import Sparkline
+
+SPARK_WINDOW_S = 600.0
+
+
+def _bar(theme: Theme) -> QProgressBar:
+    b = QProgressBar()
+    b.setRange(0, 1000)
+    b.setFixedHeight(13)
+    b.setTextVisible(True)
+    b.setStyleSheet(f"QProgressBar {{ border: 1px solid {theme.border}; border-radius: 2px; "
+                    f"text-align: center; font-size: 7pt; }} "
+                    f"QProgressBar::chunk {{ background: {theme.accent}; }}")
+    return b
+
+
+class GpuCard(QFrame):
+    clicked = Signal(str)
+
+    def __init__(self, device_id: str, index: int, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.device_id = device_id
+        self.index = index
+        self.theme = theme
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        g = QGridLayout(self)
+        g.setContentsMargins(8, 6, 8, 6)
+        g.setHorizontalSpacing(8)
+        g.setVerticalSpacing(2)
+        self.title = QLabel(f"<b>{device_id}</b>")
+        self.util = QLabel(units.NA)
+        self.util.setObjectName("statValue")
+        self.util.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.mem = _bar(theme)
+        self.power = _bar(theme)
+        self.temps = QLabel(units.NA)
+        self.clocks = QLabel(units.NA)
+        self.clocks.setObjectName("muted")
+        self.throttle = QLabel("")
+        self.throttle.setWordWrap(True)
+        self.spark = Sparkline(theme.accent)
+        g.addWidget(self.title, 0, 0)
+        g.addWidget(self.util, 0, 1)
+        g.addWidget(QLabel("mem"), 1, 0)
+        g.addWidget(self.mem, 1, 1)
+        g.addWidget(QLabel("power"), 2, 0)
+        g.addWidget(self.power, 2, 1)
+        g.addWidget(self.temps, 3, 0, 1, 2)
+        g.addWidget(self.clocks, 4, 0, 1, 2)
+        g.addWidget(self.throttle, 5, 0, 1, 2)
+        g.addWidget(self.spark, 6, 0, 1, 2)
+        g.setColumnStretch(1, 1)
+        self.set_alarmed(False)
+
+    def set_alarmed(self, on: bool) -> None:
+        border = self.theme.bad if on else self.theme.border
+        self.setStyleSheet(f"GpuCard {{ background: {self.theme.base}; "
+                           f"border: 1px solid {border}; border-radius: 4px; }}")
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.device_id)
+        super().mouseReleaseEvent(ev)
+
+
+def _f(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+class GpuPanel(QScrollArea):
+    device_activated = Signal(str)
+
+    def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.theme = theme
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        inner = QWidget()
+        self.grid = QGridLayout(inner)
+        self.grid.setContentsMargins(2, 2, 2, 2)
+        self.grid.setSpacing(6)
+        self.cards: list[GpuCard] = []
+        for i, d in enumerate(session.devices):
+            if d.kind == "gpu":
+                card = GpuCard(d.id, i, theme)
+                card.clicked.connect(self.device_activated)
+                self.cards.append(card)
+        self.empty = QLabel("No GPUs on this site")
+        self.empty.setObjectName("muted")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWidget(inner)
+        self.group: str | None = None
+        self._columns = 0
+        self._relayout()
+        session.updated.connect(self.on_updated)
+        self.refresh()
+
+    def set_group(self, group: str | None) -> None:
+        self.group = group
+        self._relayout()
+
+    def _visible(self) -> list[GpuCard]:
+        if self.group is None:
+            return self.cards
+        return [c for c in self.cards if self.session.devices[c.index].group == self.group]
+
+    def _relayout(self) -> None:
+        for c in self.cards:
+            self.grid.removeWidget(c)
+            c.hide()
+        self.grid.removeWidget(self.empty)
+        self.empty.hide()
+        shown = self._visible()
+        cols = max(1, min(4, self.viewport().width() // 230))
+        self._columns = cols
+        for k, c in enumerate(shown):
+            self.grid.addWidget(c, k // cols, k % cols)
+            c.show()
+        if not shown:
+            what = "this group" if self.group else "this site"
+            self.empty.setText(f"No GPUs in {what}")
+            self.grid.addWidget(self.empty, 0, 0)
+            self.empty.show()
+        self.grid.setRowStretch(self.grid.rowCount(), 1)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if max(1, min(4, self.viewport().width() // 230)) != self._columns:
+            self._relayout()
+
+    def on_updated(self, changed: list[int]) -> None:
+        idx = {c.index for c in self.cards}
+        if idx.intersection(changed):
+            self.refresh()
+
+    def refresh(self) -> None:
+        store = self.session.store
+        for c in self.cards:
+            r = store.latest[c.index]
+            c.set_alarmed(bool(self.session.alarmed[c.index]))
+            _x, spark = store.series(c.device_id, "util_pct", SPARK_WINDOW_S)
+            c.spark.set_values(spark)
+            if r is None or r.status.value not in ("ok", "partial"):
+                status = r.status.value if r is not None else "waiting for data"
+                c.util.setText(units.NA)
+                c.temps.setText(f"<span style='color:{self.theme.stale}'>{status}</span>")
+                c.throttle.setText(r.error or "" if r is not None else "")
+                c.mem.setValue(0)
+                c.mem.setFormat(units.NA)
+                c.power.setValue(0)
+                c.power.setFormat(units.NA)
+                continue
+            m = r.metrics
+            c.util.setText(units.pct(_f(m.get("util_pct"))))
+            used, total = _f(m.get("mem_used_mib")), _f(m.get("mem_total_mib"))
+            if used is not None and total:
+                c.mem.setValue(round(1000 * used / total))
+                c.mem.setFormat(f"{used / 1024:.1f} / {total / 1024:.0f} GiB")
+            else:
+                c.mem.setValue(0)
+                c.mem.setFormat(units.NA)
+            pw, limit = _f(m.get("power_w")), _f(m.get("power_limit_w"))
+            if pw is not None and limit:
+                c.power.setValue(min(1000, round(1000 * pw / limit)))
+                c.power.setFormat(f"{pw:.0f} / {limit:.0f} W")
+            else:
+                c.power.setValue(0)
+                c.power.setFormat(units.power(pw))
+            t, mt = _f(m.get("temp_c")), _f(m.get("mem_temp_c"))
+            limit_t = self.session.alarms.thresholds.gpu_temp_c
+            colour = self.theme.bad if t is not None and t > limit_t else self.theme.text
+            c.temps.setText(f"<span style='color:{colour}'>core {units.temp(t)}</span>"
+                            f" · mem {units.temp(mt)} · fan {units.pct(_f(m.get('fan_pct')))}")
+            sm, mc = _f(m.get("sm_clock_mhz")), _f(m.get("mem_clock_mhz"))
+            c.clocks.setText(f"SM {sm:.0f} MHz · mem {mc:.0f} MHz" if sm is not None
+                             and mc is not None else f"clocks {units.NA}")
+            thr = m.get("throttle_reasons")
+            xid = m.get("xid_last")
+            thr_text = ", ".join(thr) if isinstance(thr, list) else (thr or "none")
+            xid_text = f"XID {xid:g}" if isinstance(xid, int | float) and xid else "no XID"
+            warn = self.theme.warn if thr and thr not in ("none", "idle", "") else self.theme.muted
+            c.throttle.setText(f"<span style='color:{warn}'>throttle: {thr_text}</span>"
+                               f" · {xid_text}")

@@ -1,0 +1,115 @@
+"""The site header: the numbers that answer "is the site healthy?"."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from opsconsole.core.store import SITE
+from opsconsole.ui import units
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.theme import Theme
+
+
+class Stat(QWidget):
+    """A caption over a big value, with an optional detail line."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(10, 4, 10, 4)
+        lay.setSpacing(0)
+        self.caption = QLabel(caption.upper())
+        self.caption.setObjectName("statCaption")
+        self.value = QLabel(units.NA)
+        self.value.setObjectName("statValue")
+        self.detail = QLabel("")
+        self.detail.setObjectName("muted")
+        for w in (self.caption, self.value, self.detail):
+            lay.addWidget(w)
+
+    def set(self, value: str, detail: str = "", color: str | None = None) -> None:
+        self.value.setText(value)
+        self.value.setStyleSheet(f"color: {color};" if color else "")
+        self.detail.setText(detail)
+
+
+class SiteHeader(QFrame):
+    def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.session = session
+        self.theme = theme
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setSpacing(4)
+        site = session.site
+        name = QLabel(f"<b style='font-size:14pt'>{site.name}</b><br>"
+                      f"<span style='color:{theme.muted}'>"
+                      f"{'demo · ' if session.demo else ''}every "
+                      f"{site.poll_interval_s:g} s</span>")
+        name.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(name)
+        lay.addSpacing(12)
+        self.hashrate = Stat("Hashrate")
+        self.power = Stat("Power")
+        self.budget = QProgressBar()
+        self.budget.setTextVisible(True)
+        self.budget.setFixedHeight(14)
+        self.budget.setMinimumWidth(150)
+        self.power.layout().addWidget(self.budget)
+        self.efficiency = Stat("Efficiency")
+        self.gpu = Stat("GPU util")
+        self.devices = Stat("Devices ok")
+        self.alarms = Stat("Alarms")
+        self.cycle = Stat("Last cycle")
+        self.stale = Stat("Stale")
+        for w in (self.hashrate, self.power, self.efficiency, self.gpu, self.devices,
+                  self.alarms, self.cycle, self.stale):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        s = self.session
+        summ = s.store.summary(SITE)
+        t = self.theme
+        nominal = summ.hashrate_nominal_ths
+        self.hashrate.set(units.hashrate(summ.hashrate_ths),
+                          f"nominal {units.hashrate(nominal)}" if nominal else "")
+        budget_kw = s.site.power_budget_kw
+        power = summ.power_w
+        if budget_kw:
+            frac = (power or 0.0) / (budget_kw * 1000.0)
+            self.power.set(units.power(power), f"of {units.power(budget_kw * 1000)} budget")
+            self.budget.setRange(0, 1000)
+            self.budget.setValue(min(1000, round(frac * 1000)))
+            self.budget.setFormat(f"{frac * 100:.0f} %")
+            colour = t.bad if frac > 0.95 else t.warn if frac > 0.85 else t.ok
+            self.budget.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+            self.budget.show()
+        else:
+            self.power.set(units.power(power), "no budget set")
+            self.budget.hide()
+        jth = s.efficiency_jth()
+        self.efficiency.set(f"{jth:.1f} J/TH" if jth else units.NA, "miners")
+        gpus = int((s.kinds == "gpu").sum())
+        self.gpu.set(units.pct(summ.util_pct), f"mean of {gpus} GPUs" if gpus else "no GPUs")
+        ok, total = summ.devices_ok, summ.devices_total
+        bad = total - ok - summ.by_status.get("pending", 0)
+        self.devices.set(f"{ok} / {total}", f"{bad} not answering" if bad else "all answering",
+                         t.ok if bad == 0 and ok else t.warn if ok else None)
+        n_alarms = s.alarms.alarm_count
+        n_dev = int(s.alarmed.sum())
+        self.alarms.set(str(n_alarms), f"on {n_dev} devices" if n_alarms else "none active",
+                        t.bad if n_alarms else t.ok)
+        cyc = s.last_cycle
+        if cyc is not None:
+            self.cycle.set(units.duration(cyc.duration_s),
+                           f"{cyc.polled} polled, {cyc.late} late at {units.clock(cyc.started)}")
+        elif s.last_batch_at is not None:
+            self.cycle.set("running", f"data at {units.clock(s.last_batch_at)}")
+        else:
+            self.cycle.set(units.NA, "waiting for data")
+        self.stale.set(str(summ.stale), f"no data for > {3 * s.site.poll_interval_s:g} s",
+                       t.warn if summ.stale else None)

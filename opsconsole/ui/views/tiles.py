@@ -1,0 +1,162 @@
+"""One tile per rack group: duty badge, hashrate, power, hottest, ok/total.
+Clicking a tile selects the group (clicking it again clears the selection)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QWidget,
+)
+
+from opsconsole.core.store import SITE
+from opsconsole.ui import units
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.theme import Theme
+
+DUTY_STATES = ("mining", "inference", "idle", "switching", "degraded", "interrupted")
+
+
+class DutyBadge(QLabel):
+    """A coloured pill naming a duty or a transition state (the duty
+    controller will set SWITCHING / DEGRADED / INTERRUPTED)."""
+
+    def __init__(self, theme: Theme, duty: str = "idle", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.theme = theme
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.set_duty(duty)
+
+    def set_duty(self, duty: str) -> None:
+        self.duty = duty
+        colour = self.theme.duty_color(duty)
+        text_colour = "#111" if colour.lightness() > 140 else "#fff"
+        self.setText(duty.upper())
+        self.setStyleSheet(f"background: {colour.name()}; color: {text_colour}; "
+                           "border-radius: 3px; padding: 1px 6px; font-size: 8pt; "
+                           "font-weight: 700;")
+
+
+class GroupTile(QFrame):
+    clicked = Signal(str)
+
+    def __init__(self, group_id: str, title: str, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.group_id = group_id
+        self.theme = theme
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setMinimumWidth(200)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        g = QGridLayout(self)
+        g.setContentsMargins(8, 5, 8, 5)
+        g.setHorizontalSpacing(10)
+        g.setVerticalSpacing(1)
+        self.title = QLabel(f"<b>{title}</b>")
+        self.badge = DutyBadge(theme)
+        self.hashrate = QLabel(units.NA)
+        self.power = QLabel(units.NA)
+        self.temp = QLabel(units.NA)
+        self.ok = QLabel(units.NA)
+        g.addWidget(self.title, 0, 0)
+        g.addWidget(self.badge, 0, 1, Qt.AlignmentFlag.AlignRight)
+        g.addWidget(self.hashrate, 1, 0)
+        g.addWidget(self.power, 1, 1, Qt.AlignmentFlag.AlignRight)
+        g.addWidget(self.temp, 2, 0)
+        g.addWidget(self.ok, 2, 1, Qt.AlignmentFlag.AlignRight)
+        self.set_selected(False)
+
+    def set_selected(self, on: bool) -> None:
+        self.selected = on
+        border = self.theme.accent if on else self.theme.border
+        width = 2 if on else 1
+        self.setStyleSheet(f"GroupTile {{ background: {self.theme.base}; "
+                           f"border: {width}px solid {border}; border-radius: 4px; }}")
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.group_id)
+        super().mouseReleaseEvent(ev)
+
+
+class GroupTiles(QScrollArea):
+    group_selected = Signal(object)  # group id, or None for the whole site
+
+    def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.theme = theme
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        lay = QHBoxLayout(inner)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        self.tiles: dict[str, GroupTile] = {}
+        site_tile = GroupTile(SITE, "Whole site", theme)
+        site_tile.badge.hide()
+        self.tiles[SITE] = site_tile
+        for g in session.site.groups:
+            self.tiles[g.id] = GroupTile(g.id, g.name, theme)
+            self.tiles[g.id].setToolTip(f"{g.id}: {len(g.devices)} devices")
+        for t in self.tiles.values():
+            t.clicked.connect(self._on_click)
+            lay.addWidget(t)
+        lay.addStretch(1)
+        self.setWidget(inner)
+        self.selected: str | None = None
+        self.tiles[SITE].set_selected(True)
+        self.setFixedHeight(site_tile.sizeHint().height() + 4
+                            + self.horizontalScrollBar().sizeHint().height())
+        self.refresh()
+
+    def _on_click(self, gid: str) -> None:
+        self.select(None if gid == SITE or gid == self.selected else gid)
+
+    def select(self, gid: str | None) -> None:
+        self.selected = gid
+        for key, t in self.tiles.items():
+            t.set_selected(key == (gid or SITE))
+        self.group_selected.emit(gid)
+
+    def set_duty(self, gid: str, duty: str) -> None:
+        if gid in self.tiles:
+            self.tiles[gid].badge.set_duty(duty)
+
+    def refresh(self) -> None:
+        stats = self.session.scope_latest()
+        index = self.session.store.scope_index
+        duties = self.session.alarms.duties
+        limit = self.session.alarms.thresholds.miner_temp_c
+        t = self.theme
+
+        def val(name: str, k: int) -> float | None:
+            v = float(stats[name][k])
+            return v if np.isfinite(v) else None
+
+        for gid, tile in self.tiles.items():
+            k = index[gid]
+            duty = duties.get(gid, "idle")
+            if gid != SITE and tile.badge.duty != duty:
+                tile.badge.set_duty(duty)
+            rate, util = val("hashrate_ths", k), val("util_pct", k)
+            if rate is None and util is not None:  # a GPU group
+                tile.hashrate.setText(f"GPU util {units.pct(util)}")
+            else:
+                tile.hashrate.setText(units.hashrate(rate))
+            tile.power.setText(units.power(val("power_w", k)))
+            hot = val("temp_c", k)
+            colour = (t.bad if hot is not None and hot > limit else
+                      t.warn if hot is not None and hot > limit - 10 else t.text)
+            tile.temp.setText(f"<span style='color:{colour}'>hottest {units.temp(hot)}</span>")
+            down = int(stats["down"][k])
+            ok_colour = t.warn if down else t.muted
+            tile.ok.setText(f"<span style='color:{ok_colour}'>{int(stats['ok'][k])}/"
+                            f"{int(stats['total'][k])} ok</span>")

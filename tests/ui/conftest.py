@@ -1,0 +1,45 @@
+"""UI test set-up: offscreen Qt, settings in a temporary folder, and a guard
+that fails any test leaving a collector thread behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QSettings
+
+import opsconsole.ui  # noqa: F401  (applies the PySide emit workaround first)
+from opsconsole.ui.settings import Settings
+
+COLLECTOR_THREADS = ("collector", "nvml")
+
+
+def collector_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.is_alive() and t.name.startswith(COLLECTOR_THREADS)]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_threads():
+    yield
+    deadline = time.monotonic() + 5
+    while collector_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not collector_threads(), f"threads left running: {collector_threads()}"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(QSettings(str(tmp_path / "opsconsole.ini"), QSettings.Format.IniFormat))

@@ -1,0 +1,62 @@
+"""`--demo`: the window on the built-in simulated site (real SNMP agents on
+loopback, simulated GPUs), end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from opsconsole.ui.main_window import MainWindow
+from tests.ui.conftest import collector_threads
+
+HAVE_SIM = importlib.util.find_spec("opsconsole.sim.site") is not None
+pytestmark = pytest.mark.skipif(not HAVE_SIM, reason="opsconsole.sim.site not available yet")
+
+
+def test_demo_shows_live_numbers(qtbot, settings):
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    assert win.open_demo()
+    with qtbot.waitSignal(win.first_data, timeout=30000):
+        pass
+    qtbot.waitUntil(lambda: not win.session._queue, timeout=5000)
+    win.console.refresh()
+    header = win.console.header
+    assert header.hashrate.value.text().endswith(("TH/s", "PH/s", "EH/s"))
+    ok, total = (int(v) for v in header.devices.value.text().split(" / "))
+    assert total >= 120 and ok > 0
+    assert win.console.gpus.cards, "the demo has GPUs"
+    assert any(t.name == "collector" for t in __import__("threading").enumerate())
+    win.close()
+    assert collector_threads() == []
+
+
+@pytest.mark.slow
+def test_demo_screenshot_cli(tmp_path):
+    png = tmp_path / "demo.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "opsconsole", "--demo", "--screenshot", str(png)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert png.stat().st_size > 50_000
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(png))
+    assert (img.width(), img.height()) == (1920, 1080)
+
+
+def test_invalid_config_screenshot_exits_2(tmp_path):
+    bad = tmp_path / "site.toml"
+    bad.write_text('[site]\nname = "Bad"\npoll_interval_s = -5\n')
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "opsconsole", "--config", str(bad),
+                           "--screenshot", str(tmp_path / "x.png")],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "poll_interval_s" in proc.stderr and "Traceback" not in proc.stderr
