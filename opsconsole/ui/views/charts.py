@@ -27,6 +27,9 @@ from opsconsole.ui.theme import Theme
 
 WINDOWS = {"5 min": 300, "1 h": 3600}
 # (aggregate metric, title, axis unit, scale to that unit, SI prefixes?)
+# smallest y span shown, in display units (°C and % points)
+MIN_SPAN = {"temp_c": 10.0, "util_pct": 20.0}
+
 PLOTS = [
     ("hashrate_ths", "Hashrate", "H/s", 1e12, True),
     ("power_w", "Power", "W", 1.0, True),
@@ -170,6 +173,24 @@ class ChartsPanel(QWidget):
             if not self.group:
                 group_curve.setData([], [])
             self.plots[metric].setXRange(now - self.window_s, now, padding=0)
+            self._set_y_range(metric, scale)
+
+    def _set_y_range(self, metric: str, scale: float) -> None:
+        """Autorange, but never zoom into noise: a 0.05 % wiggle in site hashrate
+        drawn full height reads as a crash. The span is at least 10 % of the
+        level (or MIN_SPAN in the metric's display unit)."""
+        vals = [y[np.isfinite(y)] * scale for _s, _x, y in self._data[metric]]
+        vals = [v for v in vals if v.size]
+        if not vals:
+            return
+        both = np.concatenate(vals)
+        lo, hi = float(both.min()), float(both.max())
+        need = max(0.10 * max(abs(lo), abs(hi)), MIN_SPAN.get(metric, 1.0))
+        if hi - lo >= need:
+            self.plots[metric].enableAutoRange(axis="y")
+            return
+        mid = (lo + hi) / 2
+        self.plots[metric].setYRange(mid - need / 2, mid + need / 2, padding=0.05)
 
     # -- cursor readout ---------------------------------------------------------------
     def _on_mouse(self, pos: QPointF) -> None:
