@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import time
 
@@ -15,6 +16,23 @@ from opsconsole.core.readings import Reading
 from opsconsole.core.report import poll_json, poll_table
 from opsconsole.core.site import Site
 from opsconsole.core.store import LiveStore
+
+log = logging.getLogger(__name__)
+
+
+def _quiet_loop_errors() -> None:
+    """A datagram the SNMP library chokes on (a broken or hostile agent) ends up
+    in asyncio's handler, which prints a traceback and the packet's bytes per
+    datagram: one line instead, the traceback only with -vv. The reading of the
+    device says what went wrong."""
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        what = f"{type(exc).__name__}: {exc}" if exc is not None else context.get("message")
+        log.warning("ignored an error in a background callback: %s", what)
+        log.debug("background callback error", exc_info=exc)
+
+    asyncio.get_running_loop().set_exception_handler(handler)
 
 
 def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
@@ -26,6 +44,7 @@ def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
 
 
 async def _once(site: Site, fmt: str) -> None:
+    _quiet_loop_errors()
     store = LiveStore(site)
     poller = Poller(site, store.ingest)
     try:
@@ -39,6 +58,7 @@ async def _once(site: Site, fmt: str) -> None:
 
 
 async def _forever(site: Site, fmt: str) -> None:
+    _quiet_loop_errors()
     store = LiveStore(site)
     seen: dict[str, Reading] = {}
 

@@ -16,6 +16,7 @@ from opsconsole.collectors.snmp.engine import (
     SnmpTimeout,
     SnmpValue,
 )
+from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.profiles import ControlSpec, MetricSpec, Profile
 from opsconsole.core.readings import MetricValue, Reading, Status
 
@@ -56,6 +57,13 @@ def convert(spec: MetricSpec, raw: SnmpValue) -> MetricValue:
     return value
 
 
+def wants_number(name: str) -> bool:
+    """A catalogue metric with a unit (or a numeric one) is a number: text from
+    the agent for it (a wrong-typed or spoiled answer, "N/A") is not a reading."""
+    info = CATALOGUE.get(name)
+    return info is not None and (info.numeric or info.unit != "")
+
+
 def reduce_column(spec: MetricSpec, values: list[MetricValue]) -> MetricValue:
     if not values:
         return None
@@ -80,6 +88,7 @@ async def collect(engine: SnmpEngine, device_id: str, target: SnmpTarget,
     t0 = time.monotonic()
     metrics: dict[str, MetricValue] = {}
     missing = 0
+    not_numbers: list[str] = []
     try:
         scalars = profile.scalar_specs()
         walks = profile.walk_specs()
@@ -90,12 +99,18 @@ async def collect(engine: SnmpEngine, device_id: str, target: SnmpTarget,
         got = results[0] if get_task else {}
         for spec in scalars:
             value = convert(spec, got.get(spec.oid))
+            if isinstance(value, str) and wants_number(spec.name):
+                not_numbers.append(spec.name)
+                value = None
             if value is None:
                 missing += 1
             else:
                 metrics[spec.name] = value
         for spec, rows in zip(walks, results[1 if get_task else 0:], strict=True):
             column = [convert(spec, raw) for _, raw in rows]
+            if wants_number(spec.name) and any(isinstance(v, str) for v in column):
+                not_numbers.append(spec.name)  # a spoiled column: none of it is trusted
+                column = []
             value = reduce_column(spec, [v for v in column if v is not None])
             if value is None:
                 missing += 1
@@ -111,6 +126,8 @@ async def collect(engine: SnmpEngine, device_id: str, target: SnmpTarget,
     error = None
     if missing:
         error = f"{missing} of {len(profile.metrics)} metrics not served by the agent"
+        if not_numbers:
+            error += f" (not a number: {', '.join(not_numbers)})"
     return Reading(device_id, time.time(), status, metrics, error, time.monotonic() - t0)
 
 
