@@ -447,8 +447,8 @@ def test_site_toml(tmp_path: Path) -> None:
     assert len([d for d in groups["row-c"]["devices"] if d["kind"] == "miner"]) == 5
     ports = {d["address"] for g in doc["groups"] for d in g["devices"] if "address" in d}
     assert len(ports) == 85 + 5 and all(p.startswith("127.0.0.1:") for p in ports)
-    assert groups["row-a"]["duties"]["inference"] == [
-        {"action": "snmp-set", "targets": "miners", "control": "sleep"}]
+    assert groups["row-a"]["duties"]["inference"][0] == {
+        "action": "snmp-set", "targets": "miners", "control": "sleep"}
     assert groups["row-a"]["duties"]["mining"][0]["control"] == "wake"
     assert [d["nvml_index"] for d in groups["gpu-a"]["devices"]] == [0, 1, 2]
     assert row_letters(0) == "a" and row_letters(25) == "z" and row_letters(26) == "aa"

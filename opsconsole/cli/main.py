@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="faults per miner-hour (default: the simulator's)")
     sp.add_argument("--write-config", type=Path, metavar="FILE",
                     help="write the matching site file here")
+
+    from opsconsole.cli import audit, duty
+
+    duty.add_parser(sub, _common)
+    audit.add_parser(sub, _common)
     return p
 
 
@@ -81,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             from opsconsole.cli import poll
 
             return poll.run(args)
+        if args.command in ("duty", "audit"):
+            from opsconsole.cli import audit, duty
+
+            return (duty if args.command == "duty" else audit).run(args)
         if args.command == "simulate":
             from opsconsole.cli import simulate
 

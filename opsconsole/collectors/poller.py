@@ -11,6 +11,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from opsconsole.collectors import snmp_collector
 from opsconsole.collectors.snmp.engine import SnmpEngine, SnmpTarget
@@ -53,9 +54,19 @@ def build_target(site: Site, device: Device, quick: bool = False) -> SnmpTarget:
 
 
 def make_engine(site: Site) -> SnmpEngine:
-    from opsconsole.collectors.snmp.pysnmp_engine import PysnmpEngine
+    """The engine named by `[site] snmp_engine` (auto: lean with pysnmp fallback)."""
+    choice = getattr(site, "snmp_engine", "auto")
+    if choice == "pysnmp":
+        from opsconsole.collectors.snmp.pysnmp_engine import PysnmpEngine
 
-    return PysnmpEngine()
+        return PysnmpEngine()
+    if choice == "lean":
+        from opsconsole.collectors.snmp.lean_engine import LeanEngine
+
+        return LeanEngine()
+    from opsconsole.collectors.snmp.auto_engine import AutoEngine
+
+    return AutoEngine()
 
 
 class Poller:
@@ -102,20 +113,31 @@ class Poller:
 
             gpus = [d for d in self.site.devices() if d.kind == "gpu"]
             count = max([d.nvml_index or 0 for d in gpus] + [-1]) + 1
-            self._nvml = NvmlCollector(make_nvml_backend(self.site.nvml, count, seed=1))
+            backend = make_nvml_backend(self.site.nvml, count, seed=1)
+            if backend is not None and hasattr(backend, "root"):
+                backend.root = True  # the simulated site acts as root: duty switching sets limits
+            self._nvml = NvmlCollector(backend)
         return self._nvml
+
+    @property
+    def nvml(self) -> Any:
+        """The one NvmlCollector of this poller; duty switching shares it, so
+        a power limit it sets is what the next poll reads (simulated GPUs too)."""
+        return self._nvml_collector()
+
+    async def run_nvml(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking NVML call in the poller's one NVML thread."""
+        if self._nvml_pool is None:
+            # NVML calls block: one worker thread keeps them off the loop
+            # and serialised, as the library prefers.
+            self._nvml_pool = ThreadPoolExecutor(1, thread_name_prefix="nvml")
+        return await asyncio.get_running_loop().run_in_executor(self._nvml_pool, fn, *args)
 
     # -- one poll -----------------------------------------------------------
     async def poll_device(self, device: Device, quick: bool = False) -> Reading:
         try:
             if device.kind == "gpu":
-                nv = self._nvml_collector()
-                if self._nvml_pool is None:
-                    # NVML calls block: one worker thread keeps them off the loop
-                    # and serialised, as the library prefers.
-                    self._nvml_pool = ThreadPoolExecutor(1, thread_name_prefix="nvml")
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._nvml_pool, nv.collect, device)
+                return await self.run_nvml(self._nvml_collector().collect, device)
             profile = self.site.profiles[device.profile or ""]
             target = build_target(self.site, device, quick)
             return await snmp_collector.collect(self.engine, device.id, target, profile)

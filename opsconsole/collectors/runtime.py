@@ -53,6 +53,7 @@ class CollectorRuntime:
         self._main_task: asyncio.Task | None = None
         self._ready = threading.Event()
         self.error: BaseException | None = None
+        self._duty: Any = None  # the DutyController, see duty_controller()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="collector", daemon=True)
@@ -107,6 +108,23 @@ class CollectorRuntime:
             await self.poller.close()
             if self.demo_site is not None:
                 await self.demo_site.stop()
+
+    def duty_controller(self, data_dir: Path | None = None, *, read_only: bool = False,
+                        store: Any = None) -> Any:
+        """The site's DutyController (created on first call, after start()): it
+        shares this runtime's poller, so its SNMP engine and its one NvmlCollector.
+        Await its coroutines through submit(); progress callbacks run on the
+        collector thread. data_dir default: paths.default_data_dir(site)."""
+        if self._duty is None:
+            from opsconsole.core.duty import DutyController, Journal
+            from opsconsole.core.paths import default_data_dir
+
+            if self.site is None or self.poller is None:
+                raise RuntimeError("start() the runtime before asking for its duty controller")
+            ddir = data_dir or default_data_dir(self.site.name, self.site.path)
+            self._duty = DutyController(self.site, Journal.in_dir(ddir), self.poller,
+                                        read_only=read_only, store=store)
+        return self._duty
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> Future:
         """Run a coroutine on the collector loop; never blocks the caller."""

@@ -12,6 +12,8 @@ from typing import Any
 
 DUTIES = ("mining", "inference", "idle")
 DEFAULT_SNMP_PORT = 161
+# auto: the lean engine, with pysnmp for SET, SNMPv3 and odd agents
+SNMP_ENGINES = ("auto", "pysnmp", "lean")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class Site:
     snmp_retries: int = 1
     max_concurrency: int = 256  # polls in flight at once
     nvml: str = "auto"  # auto | real | simulated
+    snmp_engine: str = "auto"  # one of SNMP_ENGINES
     credentials: dict[str, Credentials] = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
     profiles: dict[str, Any] = field(default_factory=dict)  # name -> profiles.Profile

@@ -40,6 +40,7 @@ from opsconsole.core.profiles import Profile
 from opsconsole.core.site import (
     DEFAULT_SNMP_PORT,
     DUTIES,
+    SNMP_ENGINES,
     Credentials,
     Device,
     DutyStep,
@@ -71,6 +72,7 @@ _SITE_KEYS = (
     "snmp_retries",
     "max_concurrency",
     "nvml",
+    "snmp_engine",
 )
 _CRED_KEYS = (
     "version",
@@ -277,6 +279,10 @@ class _SiteLoader:
             ("snmp_retries", want_int(t, "snmp_retries", path, p, lo=0, hi=10)),
             ("max_concurrency", want_int(t, "max_concurrency", path, p, lo=1, hi=100_000)),
             ("nvml", want_choice(t, "nvml", NVML_MODES, path, p, what="nvml mode")),
+            (
+                "snmp_engine",
+                want_choice(t, "snmp_engine", SNMP_ENGINES, path, p, what="SNMP engine"),
+            ),
         )
         out.update({k: v for k, v in numbers if v is not None})
         return out

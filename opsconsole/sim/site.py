@@ -14,6 +14,8 @@ import asyncio
 import json
 import math
 import random
+import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,6 +85,7 @@ class SimSite:
         reboot_s: float = 5.0,
         max_size: int = DEFAULT_MAX_SIZE,
         name: str = "Simulated site",
+        hybrid_miners: int = 0,
     ):
         if miners < 0 or gpus < 0 or miners_per_pdu < 1 or miners_per_row < 1:
             raise ValueError("counts must be positive")
@@ -95,6 +98,11 @@ class SimSite:
         self.config_path: Path | None = None
         self.host = "127.0.0.1"
         self._agents: list[RunningAgent] = []
+        self.timing = timing or MinerTiming()
+        # The hybrid rack: the GPU group plus miners on their own PDU, whose
+        # inference duty cuts those miners' outlets (none unless asked for).
+        self.hybrid: SiteRow | None = None
+        self.inference_port: int | None = None  # the simulated inference service
         rng = random.Random(seed)  # per-miner seeds: the whole site follows from one
         n_rows = math.ceil(miners / miners_per_row)
         for r in range(n_rows):
@@ -118,19 +126,34 @@ class SimSite:
                 row.pdus.append(SiteDevice(pdu_id, "pdu", pdu, "apc-rpdu2", rack=batch[0].rack))
                 row.miners.extend(batch)
             self.rows.append(row)
+        if gpus and hybrid_miners > 0:
+            self.hybrid = SiteRow("gpu-a", "GPU A")
+            pdu_id = "pdu-g1"
+            for k in range(hybrid_miners):
+                m = SimMiner(f"g-{k + 1:02d}", rng.getrandbits(48), clock=clock,
+                             fault_rate=fault_rate, timing=timing, max_size=max_size)
+                self.hybrid.miners.append(SiteDevice(
+                    m.name, "miner", m, "sim-miner", rack="G0", position=k % RACK_SIZE + 1,
+                    pdu=pdu_id, outlet=k + 1))
+            pdu = SimPdu(pdu_id, [d.model for d in self.hybrid.miners],  # type: ignore[misc]
+                         clock=clock, reboot_s=reboot_s, max_size=max_size)
+            self.hybrid.pdus.append(SiteDevice(pdu_id, "pdu", pdu, "apc-rpdu2", rack="G0"))
 
     # -- access
 
+    def _all_rows(self) -> list[SiteRow]:
+        return [*self.rows, *([self.hybrid] if self.hybrid else [])]
+
     @property
     def miner_count(self) -> int:
-        return sum(len(r.miners) for r in self.rows)
+        return sum(len(r.miners) for r in self._all_rows())
 
     @property
     def pdu_count(self) -> int:
-        return sum(len(r.pdus) for r in self.rows)
+        return sum(len(r.pdus) for r in self._all_rows())
 
     def devices(self) -> Iterator[SiteDevice]:
-        for row in self.rows:
+        for row in self._all_rows():
             yield from row.devices()
 
     def device(self, device_id: str) -> SiteDevice:
@@ -181,7 +204,7 @@ class SimSite:
 
     def power_budget_kw(self) -> float:
         miners_w = sum(d.model.full_power_w + d.model.standby_w  # type: ignore[union-attr]
-                       for r in self.rows for d in r.miners)
+                       for r in self._all_rows() for d in r.miners)
         return math.ceil((miners_w + self.gpus * GPU_TDP_W) * 1.1 / 1000.0)
 
     def site_toml(self, nvml_simulated: bool = True) -> str:
@@ -206,19 +229,12 @@ class SimSite:
         for row in self.rows:
             out += self._row_toml(row)
         if self.gpus:
-            out += ["", "[[groups]]", 'id = "gpu-a"', 'name = "GPU A"', 'duty = "inference"']
-            for i in range(self.gpus):
-                out += ["", "[[groups.devices]]", f'id = "gpu-{i}"', 'kind = "gpu"',
-                        f"nvml_index = {i}", f'rack = "G{i // 8 + 1}"', f"position = {i % 8 + 1}"]
+            out += self._gpu_group_toml()
         return "\n".join(out) + "\n"
 
-    def _row_toml(self, row: SiteRow) -> list[str]:
-        mining = sum(d.model.full_power_w + d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
-        standby = sum(d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
-        out = ["", "[[groups]]", f"id = {_q(row.id)}", f"name = {_q(row.name)}", 'duty = "mining"',
-               f"expected_kw = {{ mining = {mining / 1000:.1f}, inference = {standby / 1000:.1f}, "
-               f"idle = {standby / 1000:.1f} }}"]
-        for d in row.devices():
+    def _devices_toml(self, devices: list[SiteDevice]) -> list[str]:
+        out: list[str] = []
+        for d in devices:
             out += ["", "[[groups.devices]]", f"id = {_q(d.id)}", f"kind = {_q(d.kind)}",
                     f'address = "{self.host}:{d.port}"', f"profile = {_q(d.profile)}",
                     f"credentials = {_q(CREDENTIALS_ID)}", f"rack = {_q(d.rack)}"]
@@ -226,9 +242,82 @@ class SimSite:
                 out.append(f"position = {d.position}")
             if d.pdu is not None:
                 out += [f"pdu = {_q(d.pdu)}", f"outlet = {d.outlet}"]
-        for duty, control in (("inference", "sleep"), ("idle", "sleep"), ("mining", "wake")):
+        return out
+
+    def _wait_s(self, seconds: float) -> str:
+        return f"{math.ceil(seconds + 30)}"  # the model's own time, plus polling slack
+
+    def _gpu_group_toml(self) -> list[str]:
+        """The GPU rack (hybrid when it has miners): inference cuts its miners'
+        outlets, raises the GPUs' power limits to 400 W and starts the simulated
+        inference service, checked over HTTP; mining and idle stop the service
+        and lower the limits; mining restores the outlets."""
+        hy = self.hybrid.miners if self.hybrid else []
+        miners_kw = sum(d.model.full_power_w + d.model.standby_w for d in hy) / 1000  # type: ignore[union-attr]
+        duty = "mining" if hy else "inference"
+        out = ["", "[[groups]]", 'id = "gpu-a"', 'name = "GPU A"', f"duty = {_q(duty)}",
+               f"expected_kw = {{ mining = {miners_kw + self.gpus * 0.2:.1f}, "
+               f"inference = {self.gpus * 0.4:.1f}, idle = {self.gpus * 0.2:.1f} }}"]
+        for i in range(self.gpus):
+            out += ["", "[[groups.devices]]", f'id = "gpu-{i}"', 'kind = "gpu"',
+                    f"nvml_index = {i}", f'rack = "G{i // 8 + 1}"', f"position = {i % 8 + 1}"]
+        if self.hybrid:
+            out += self._devices_toml(self.hybrid.devices())
+        if self.inference_port is None:
+            with socket.socket() as s:  # a free loopback port for this run's service
+                s.bind((self.host, 0))
+                self.inference_port = s.getsockname()[1]
+        svc = [_q(sys.executable), '"-m"', '"opsconsole.sim.inference"']
+        port = ['"--port"', f'"{self.inference_port}"']
+
+        def step(duty: str, *lines: str) -> list[str]:
+            return ["", f"[[groups.duties.{duty}]]", *lines]
+
+        def service(duty: str, verb: str) -> list[str]:
+            argv = ", ".join([*svc, _q(verb), *port])
+            return step(duty, 'action = "command"', f"argv = [{argv}]", "timeout_s = 30")
+
+        def limit(duty: str, watts: int) -> list[str]:
+            return step(duty, 'action = "nvml-power-limit"', 'targets = "gpus"', f"watts = {watts}")
+
+        def outlets(duty: str, state: str) -> list[str]:
+            return step(duty, 'action = "pdu-outlet"', 'targets = "miners"', f"state = {_q(state)}",
+                        "timeout_s = 30") if hy else []
+
+        out += outlets("inference", "off")
+        out += limit("inference", 400)
+        out += service("inference", "start")
+        out += step("inference", 'action = "http"',
+                    f'url = "http://{self.host}:{self.inference_port}/health"',
+                    "expect_status = 200", "timeout_s = 30")
+        out += service("mining", "stop")
+        out += limit("mining", 200)
+        out += outlets("mining", "on")
+        if hy:
+            out += step("mining", 'action = "wait-metric"', 'targets = "miners"',
+                        'metric = "hashrate_ths"', 'op = ">"', "value = 1",
+                        f"timeout_s = {self._wait_s(self.timing.boot_s + self.timing.ramp_s)}")
+        out += service("idle", "stop")
+        out += limit("idle", 200)
+        out += outlets("idle", "off")
+        return out
+
+    def _row_toml(self, row: SiteRow) -> list[str]:
+        mining = sum(d.model.full_power_w + d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
+        standby = sum(d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
+        out = ["", "[[groups]]", f"id = {_q(row.id)}", f"name = {_q(row.name)}", 'duty = "mining"',
+               f"expected_kw = {{ mining = {mining / 1000:.1f}, inference = {standby / 1000:.1f}, "
+               f"idle = {standby / 1000:.1f} }}"]
+        out += self._devices_toml(row.devices())
+        # sleep / wake over SNMP SET, then wait for the telemetry to agree
+        asleep = ('op = "<"', "value = 1", f"timeout_s = {self._wait_s(self.timing.sleep_s)}")
+        awake = ('op = ">"', "value = 1", f"timeout_s = {self._wait_s(self.timing.ramp_s)}")
+        for duty, control, check in (("inference", "sleep", asleep), ("idle", "sleep", asleep),
+                                     ("mining", "wake", awake)):
             out += ["", f"[[groups.duties.{duty}]]", 'action = "snmp-set"', 'targets = "miners"',
-                    f"control = {_q(control)}"]
+                    f"control = {_q(control)}",
+                    "", f"[[groups.duties.{duty}]]", 'action = "wait-metric"',
+                    'targets = "miners"', 'metric = "hashrate_ths"', *check]
         return out
 
     def write_config(self, path: str | Path, nvml_simulated: bool = True) -> Path:

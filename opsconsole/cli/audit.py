@@ -1,0 +1,56 @@
+"""`opsconsole audit --config FILE [--format table|json]`: every duty switch,
+run or refused, from the site's journal (time UTC, OS user, host, group,
+from, to, outcome, each step and device result)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from opsconsole.cli.main import EXIT_OK, load_site_or_exit
+
+
+def add_parser(sub: Any, common: Any) -> None:
+    sp = sub.add_parser("audit", help="the duty switching audit log")
+    common(sp, suppress=True)
+    sp.add_argument("--format", choices=("table", "json"), default="table")
+    sp.add_argument("--group", metavar="GROUP", help="only this group")
+    sp.add_argument("--limit", type=int, metavar="N", help="only the last N records")
+    sp.add_argument("--devices", action="store_true",
+                    help="table: list every device result, not only failures")
+
+
+def run(args: argparse.Namespace) -> int:
+    from opsconsole.cli.duty import data_dir_for
+    from opsconsole.core.duty import DB_NAME, Journal
+
+    site = load_site_or_exit(args.config)
+    path = data_dir_for(args, site) / DB_NAME
+    records: list[dict[str, Any]] = []
+    if path.exists():  # reading must not create a journal
+        journal = Journal(path)
+        try:
+            records = journal.audit(args.group, args.limit)
+        finally:
+            journal.close()
+    if args.format == "json":
+        print(json.dumps({"site": site.name, "records": records}, indent=2))
+        return EXIT_OK
+    if not records:
+        print("no duty switches recorded")
+    for r in records:
+        print(f"#{r['id']} {r['time']} {r['user']}@{r['host']} {r['group']} {r['kind']} "
+              f"{r['from']} -> {r['to']}: {r['outcome']}"
+              + (f" ({r['message']})" if r["message"] else ""))
+        for s in r["steps"]:
+            print(f"    {s['pos'] + 1}. {s['action']}: {s['status']}"
+                  + (f" ({s['message']})" if s["message"] else ""))
+            for d in s["devices"]:
+                if args.devices or not d["ok"]:
+                    print(f"         {d['device']}: {'ok' if d['ok'] else 'FAILED'} "
+                          f"{d['message']}")
+            if s["output"]:
+                for line in s["output"].splitlines()[-5:]:
+                    print(f"         | {line}")
+    return EXIT_OK
