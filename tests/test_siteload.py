@@ -450,3 +450,26 @@ def test_mutated_example_never_tracebacks(example_path: Path, tmp_path: Path) ->
                 assert line.startswith(f"{path}: ") or "/profiles/" in line, line
                 assert "internal error" not in line, line
                 assert not any(s in line for s in SECRETS), line
+
+
+def test_alarms_table_overrides_defaults(tmp_path):
+    from opsconsole.core.alarms import AlarmThresholds
+
+    f = tmp_path / "site.toml"
+    f.write_text('[site]\nname = "x"\n[alarms]\nminer_temp_c = 80\nunreachable_intervals = 3\n')
+    t = AlarmThresholds.for_site(load_site(f))
+    assert (t.miner_temp_c, t.unreachable_intervals, t.gpu_temp_c) == (80.0, 3.0, 83.0)
+
+
+def test_alarms_table_is_validated_like_the_rest(tmp_path):
+    f = tmp_path / "site.toml"
+    f.write_text('[site]\nname = "x"\n[alarms]\ngpu_tmp_c = 80\nhashrate_min_pct = 120\n'
+                 'unreachable_intervals = "two"\n')
+    with pytest.raises(ConfigError) as e:
+        load_site(f)
+    lines = e.value.errors
+    assert any('alarms.gpu_tmp_c: unknown key "gpu_tmp_c" (did you mean "gpu_temp_c"?)' in x
+               for x in lines)
+    assert any("alarms.hashrate_min_pct: 120 is out of range" in x for x in lines)
+    assert any("alarms.unreachable_intervals: expected a number" in x for x in lines)
+    assert all(x.startswith(str(f)) for x in lines) and len(lines) == 3

@@ -102,6 +102,7 @@ class Site:
     credentials: dict[str, Credentials] = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
     profiles: dict[str, Any] = field(default_factory=dict)  # name -> profiles.Profile
+    alarms: dict[str, float] = field(default_factory=dict)  # [alarms] overrides
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]

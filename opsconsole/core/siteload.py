@@ -63,7 +63,7 @@ HTTP_METHODS = ("GET", "HEAD", "POST")
 METRIC_OPS = ("<", "<=", ">", ">=", "==", "!=")
 MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
 
-_TOP_KEYS = ("site", "credentials", "groups")
+_TOP_KEYS = ("site", "credentials", "groups", "alarms")
 _SITE_KEYS = (
     "name",
     "poll_interval_s",
@@ -245,6 +245,7 @@ class _SiteLoader:
     def site(self, data: dict[str, Any], path: Path) -> Site | None:
         check_keys(data, _TOP_KEYS, "", self.p)
         settings = self._site_table(data)
+        alarms = self._alarms(data)
         creds = self._credentials(data)
         raw_groups = self._group_tables(data)
         groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
@@ -258,8 +259,26 @@ class _SiteLoader:
             credentials=creds,
             groups=tuple(built),
             profiles=dict(self.profiles),
+            alarms=alarms,
             **settings,
         )
+
+    def _alarms(self, data: dict[str, Any]) -> dict[str, float]:
+        """`[alarms]`: thresholds overriding the defaults of core.alarms."""
+        from opsconsole.core.alarms import AlarmThresholds
+
+        t = want_table(data, "alarms", "", self.p)
+        if t is None:
+            return {}
+        check_keys(t, AlarmThresholds.keys(), "alarms", self.p)
+        limits = {"miner_temp_c": 150, "gpu_temp_c": 150, "hashrate_min_pct": 100,
+                  "unreachable_intervals": 1000}
+        out: dict[str, float] = {}
+        for key, hi in limits.items():
+            v = want_number(t, key, "alarms", self.p, lo=0, hi=hi)
+            if v is not None:
+                out[key] = float(v)
+        return out
 
     def _site_table(self, data: dict[str, Any]) -> dict[str, Any] | None:
         t = want_table(data, "site", "", self.p, required=True)
