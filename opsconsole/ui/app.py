@@ -104,7 +104,7 @@ def run_gui(args: argparse.Namespace) -> int:
     app = _app()
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
-    win = MainWindow(settings, read_only=read_only)
+    win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
     if shot is not None:
         win.resize(*_window_size())
     else:

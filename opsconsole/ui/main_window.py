@@ -4,6 +4,7 @@ collector thread and the session, and shuts both down cleanly."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,20 +30,24 @@ from opsconsole.ui import units
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
 from opsconsole.ui.console import ConsoleView
 from opsconsole.ui.dialogs import ProblemsDialog, config_errors_dialog
+from opsconsole.ui.duty.client import DutyClient
+from opsconsole.ui.duty.coordinator import DutyCoordinator
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.settings import Settings
 from opsconsole.ui.views.first_run import FirstRunPage, StartingPage
 
 log = logging.getLogger(__name__)
 
-# The demo: three rows of 40 miners with their PDUs, one rack of 8 GPUs.
-DEMO_MINERS, DEMO_GPUS = 120, 8
+# The demo: three rows of 40 miners with their PDUs, one hybrid rack of 8 GPUs
+# and 4 miners on their own PDU (its inference duty cuts those outlets, raises
+# the GPU power limits and starts the simulated inference service).
+DEMO_MINERS, DEMO_GPUS, DEMO_HYBRID_MINERS = 120, 8, 4
 
 
 def make_demo_site(miners: int = DEMO_MINERS, gpus: int = DEMO_GPUS) -> Any:
     from opsconsole.sim.site import SimSite
 
-    return SimSite(miners=miners, gpus=gpus, seed=1)
+    return SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS)
 
 
 def load_site_file(path: Path) -> Site:
@@ -56,6 +61,7 @@ class MainWindow(QMainWindow):
     site_failed = Signal(str)
 
     def __init__(self, settings: Settings, *, read_only: bool = False,
+                 data_dir: Path | None = None,
                  runtime_factory: RuntimeFactory = CollectorRuntime,
                  demo_factory: Callable[[], Any] = make_demo_site,
                  parent: QWidget | None = None):
@@ -63,6 +69,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.theme = themes.get(settings.theme)
         self.read_only = read_only
+        self.data_dir = data_dir  # --data-dir: journal and audit (default: per site)
+        self.duty: DutyCoordinator | None = None
         self.runtime_factory = runtime_factory
         self.demo_factory = demo_factory
         self.bridge: CollectorBridge | None = None
@@ -101,6 +109,10 @@ class MainWindow(QMainWindow):
         act = m.addAction("&Quit")
         act.setShortcut(QKeySequence.StandardKey.Quit)
         act.triggered.connect(self.close)
+        self.duty_menu = self.menuBar().addMenu("&Duty")
+        self.duty_menu.setToolTipsVisible(True)
+        self.duty_menu.aboutToShow.connect(self._fill_duty_menu)
+        self._fill_duty_menu()
         v = self.menuBar().addMenu("&View")
         group = QActionGroup(self)
         for name in themes.THEMES:
@@ -109,6 +121,18 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
             group.addAction(a)
             v.addAction(a)
+
+    def _fill_duty_menu(self) -> None:
+        """One submenu per group (the same menu as its tile), and the audit."""
+        m = self.duty_menu
+        m.clear()
+        if self.duty is None:
+            m.addAction("No site with duty switching open").setEnabled(False)
+            return
+        for g in self.duty.session.site.groups:
+            m.addMenu(self.duty.menu_for(g.id, m))
+        m.addSeparator()
+        m.addAction("&Audit log…", self.duty.open_audit)
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -185,10 +209,36 @@ class MainWindow(QMainWindow):
     def _on_started(self, site: Site) -> None:
         self.session = SiteSession(site, demo=self._demo, parent=self)
         self.session.first_data.connect(self.first_data)
+        self._start_duty()
         self._show_console()
         self.setWindowTitle(f"{site.name} — opsconsole")
         self.status_collector.setText(f"collector running · {len(site.devices())} devices "
                                       f"every {site.poll_interval_s:g} s")
+
+    def _start_duty(self) -> None:
+        """The duty controller on the collector loop (runtimes without one, like
+        the tests' fake, simply have no duty switching)."""
+        runtime = self.bridge.runtime if self.bridge is not None else None
+        if self.session is None or not hasattr(runtime, "duty_controller"):
+            return
+        data_dir = self.data_dir
+        if data_dir is None and self._demo:
+            # The simulator starts fresh on every demo run, so its journal must
+            # too: a kept one would show duties the new simulator never had.
+            site_path = self.session.site.path
+            data_dir = (site_path.parent if site_path else Path(tempfile.mkdtemp())) / "data"
+        try:
+            client = DutyClient(runtime, data_dir, read_only=self.read_only, parent=self)
+        except Exception as exc:  # an unwritable data dir must not cost the console
+            log.exception("duty switching unavailable")
+            self.show_message(f"Duty switching unavailable: {exc}")
+            return
+        self.duty = DutyCoordinator(client, self.session, self.theme, self)
+        self.duty.tile_state_changed.connect(self._on_tile_state)
+
+    def _on_tile_state(self, group: str, state: str) -> None:
+        if state in ("degraded", "interrupted"):
+            self.show_message(f"{group} is {state}: open its duty menu to recover")
 
     def _show_console(self) -> None:
         assert self.session is not None
@@ -200,6 +250,9 @@ class MainWindow(QMainWindow):
                                    status=self.show_message)
         self.stack.addWidget(self.console)
         self.stack.setCurrentWidget(self.console)
+        if self.duty is not None:
+            self.duty.theme = self.theme
+            self.duty.attach(self.console.tiles)
 
     def _on_failed(self, error: str) -> None:
         self.status_collector.setText("collector stopped")
@@ -224,6 +277,10 @@ class MainWindow(QMainWindow):
             self.bridge.stop()
             self.bridge.deleteLater()
             self.bridge = None
+        if self.duty is not None:  # after the runtime: no switch is left running
+            self.duty.close()
+            self.duty.deleteLater()
+            self.duty = None
         if self.console is not None:
             self.console.shutdown()
             self.stack.removeWidget(self.console)

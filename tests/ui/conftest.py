@@ -28,6 +28,8 @@ def collector_threads() -> list[str]:
 def _isolated_settings(tmp_path, monkeypatch):
     for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    # the demo's duty journal defaults to the user's data dir: never the real one
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     yield
 
 

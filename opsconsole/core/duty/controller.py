@@ -356,8 +356,10 @@ class DutyController:
         if stop or res.failures:
             res.outcome = DEGRADED
             names = [f.device for f in res.failures]
-            res.message = (stop + "; " if stop else "") + (
-                f"failed: {', '.join(names)}" if names else "")
+            parts = [stop] if stop else []
+            if names:
+                parts.append(f"failed: {', '.join(names)}")
+            res.message = "; ".join(parts)
         else:
             res.message = f"{plan.group} is now in {plan.to_duty}"
         self.journal.finish(sid, res.outcome, res.message)

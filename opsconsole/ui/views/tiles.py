@@ -1,10 +1,11 @@
 """One tile per rack group: duty badge, hashrate, power, hottest, ok/total.
-Clicking a tile selects the group (clicking it again clears the selection)."""
+Clicking a tile selects the group (clicking it again clears the selection);
+its "⋯" button and its context menu ask for the group's duty menu."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QWidget,
 )
 
@@ -46,6 +48,7 @@ class DutyBadge(QLabel):
 
 class GroupTile(QFrame):
     clicked = Signal(str)
+    menu_requested = Signal(str, QPoint)  # group id, global position
 
     def __init__(self, group_id: str, title: str, theme: Theme, parent: QWidget | None = None):
         super().__init__(parent)
@@ -64,8 +67,19 @@ class GroupTile(QFrame):
         self.power = QLabel(units.NA)
         self.temp = QLabel(units.NA)
         self.ok = QLabel(units.NA)
+        self.menu_button = QToolButton()
+        self.menu_button.setText("⋯")
+        self.menu_button.setAutoRaise(True)
+        self.menu_button.setToolTip("Duty: switch, resume, roll back, audit")
+        self.menu_button.setCursor(Qt.CursorShape.ArrowCursor)
+        self.menu_button.clicked.connect(lambda: self.menu_requested.emit(
+            self.group_id, self.menu_button.mapToGlobal(self.menu_button.rect().bottomLeft())))
+        self.menu_button.hide()  # shown when the site has a duty controller
+        self.customContextMenuRequested.connect(
+            lambda p: self.menu_requested.emit(self.group_id, self.mapToGlobal(p)))
         g.addWidget(self.title, 0, 0)
         g.addWidget(self.badge, 0, 1, Qt.AlignmentFlag.AlignRight)
+        g.addWidget(self.menu_button, 0, 2, 3, 1, Qt.AlignmentFlag.AlignTop)
         g.addWidget(self.hashrate, 1, 0)
         g.addWidget(self.power, 1, 1, Qt.AlignmentFlag.AlignRight)
         g.addWidget(self.temp, 2, 0)
@@ -87,6 +101,7 @@ class GroupTile(QFrame):
 
 class GroupTiles(QScrollArea):
     group_selected = Signal(object)  # group id, or None for the whole site
+    duty_menu_requested = Signal(str, QPoint)
 
     def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
         super().__init__(parent)
@@ -106,8 +121,10 @@ class GroupTiles(QScrollArea):
         for g in session.site.groups:
             self.tiles[g.id] = GroupTile(g.id, g.name, theme)
             self.tiles[g.id].setToolTip(f"{g.id}: {len(g.devices)} devices")
+        self.states: dict[str, str] = {}  # badge overrides from the duty controller
         for t in self.tiles.values():
             t.clicked.connect(self._on_click)
+            t.menu_requested.connect(self.duty_menu_requested)
             lay.addWidget(t)
         lay.addStretch(1)
         self.setWidget(inner)
@@ -127,8 +144,18 @@ class GroupTiles(QScrollArea):
         self.group_selected.emit(gid)
 
     def set_duty(self, gid: str, duty: str) -> None:
+        """The duty (or SWITCHING / DEGRADED / INTERRUPTED) the controller
+        reports: it wins over the site file's duty from then on."""
+        self.states[gid] = duty
         if gid in self.tiles:
             self.tiles[gid].badge.set_duty(duty)
+
+    def enable_duty_menus(self, on: bool) -> None:
+        for gid, t in self.tiles.items():
+            if gid != SITE:
+                t.menu_button.setVisible(on)
+                t.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu if on
+                                       else Qt.ContextMenuPolicy.DefaultContextMenu)
 
     def refresh(self) -> None:
         stats = self.session.scope_latest()
@@ -143,7 +170,7 @@ class GroupTiles(QScrollArea):
 
         for gid, tile in self.tiles.items():
             k = index[gid]
-            duty = duties.get(gid, "idle")
+            duty = self.states.get(gid) or duties.get(gid, "idle")
             if gid != SITE and tile.badge.duty != duty:
                 tile.badge.set_duty(duty)
             rate, util = val("hashrate_ths", k), val("util_pct", k)

@@ -1,0 +1,152 @@
+"""DutyClient: the GUI thread's handle on the DutyController.
+
+The controller lives on the collector loop. Every call goes there through
+`runtime.submit(...)` (even the quick, synchronous ones: the journal is SQLite
+and may wait on another process's lock, which must never freeze the window);
+results come back as callbacks on the GUI thread through a queued signal.
+
+Progress events arrive on the collector thread. Like the telemetry bridge,
+they are appended to a locked list and at most one queued wake-up is posted,
+so a 500-device step reaches the GUI as a few batches, not 500 signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from opsconsole.core.duty import DutyController, GroupState, ProgressEvent
+
+log = logging.getLogger(__name__)
+
+Done = Callable[[Any, BaseException | None], None]  # (result, error), on the GUI thread
+
+
+class DutyClient(QObject):
+    progress = Signal(list)  # list[ProgressEvent], GUI thread, batched
+    states_changed = Signal(dict)  # dict[str, GroupState], GUI thread
+    _wake = Signal()
+    _call = Signal(object)  # a zero-argument callable to run on the GUI thread
+
+    def __init__(self, runtime: Any, data_dir: Path | None, *, read_only: bool,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.runtime = runtime
+        # store=None: the LiveStore belongs to the GUI thread; plans get the
+        # measured power from the caller (measured_kw) instead.
+        self.controller: DutyController = runtime.duty_controller(data_dir,
+                                                                  read_only=read_only)
+        self.read_only = self.controller.read_only
+        self.states: dict[str, GroupState] = {}
+        self._lock = threading.Lock()
+        self._pending: list[ProgressEvent] = []
+        self._wake_posted = False
+        self._closed = False
+        q = Qt.ConnectionType.QueuedConnection
+        self._wake.connect(self._drain, q)
+        self._call.connect(self._run_call, q)
+        self.controller.add_listener(self._on_event_collector)
+
+    # -- calls onto the collector loop ------------------------------------------
+    def call(self, make: Callable[[DutyController], Coroutine[Any, Any, Any]],
+             done: Done | None = None) -> Future | None:
+        """Run make(controller) on the loop; done(result, error) on the GUI thread.
+        None (and done(None, error)) when the loop is not running."""
+        if self._closed:
+            return None
+        try:
+            fut = self.runtime.submit(make(self.controller))
+        except RuntimeError as exc:
+            if done is not None:
+                done(None, exc)
+            return None
+        if done is not None:
+            fut.add_done_callback(lambda f: self._post(lambda: self._finish(f, done)))
+        return fut
+
+    def call_sync(self, fn: Callable[[DutyController], Any],
+                  done: Done | None = None) -> Future | None:
+        """A synchronous controller method (state, audit), run on the loop too."""
+        async def run(ctl: DutyController) -> Any:
+            return fn(ctl)
+        return self.call(run, done)
+
+    def _post(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._call.emit(fn)
+            except RuntimeError:  # the QObject is gone (window closed)
+                self._closed = True
+
+    def _run_call(self, fn: Callable[[], None]) -> None:
+        if not self._closed:
+            fn()
+
+    @staticmethod
+    def _finish(fut: Future, done: Done) -> None:
+        if fut.cancelled():
+            done(None, RuntimeError("the collector stopped before the call finished"))
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.warning("duty call failed: %s", exc)
+        done(None if exc is not None else fut.result(), exc)
+
+    # -- group states -----------------------------------------------------------------
+    def refresh_states(self) -> None:
+        self.call_sync(lambda ctl: ctl.states(), self._on_states)
+
+    def _on_states(self, states: dict[str, GroupState] | None, err: BaseException | None) -> None:
+        if err is None and states is not None:
+            self.states = states
+            self.states_changed.emit(states)
+
+    def group_size(self, group: str) -> int:
+        g = self.controller.site.group(group)
+        return len(g.devices) if g is not None else 0
+
+    def cancel(self, group: str) -> bool:
+        """Thread-safe in the controller (a flag read between steps)."""
+        return self.controller.cancel(group)
+
+    # -- progress events: collector thread -> GUI thread ---------------------------------
+    def _on_event_collector(self, ev: ProgressEvent) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._pending.append(ev)
+            if self._wake_posted:
+                return
+            self._wake_posted = True
+            try:
+                self._wake.emit()
+            except RuntimeError:
+                self._closed = True
+
+    def _drain(self) -> None:
+        with self._lock:
+            events, self._pending = self._pending, []
+            self._wake_posted = False
+        if events and not self._closed:
+            self.progress.emit(events)
+            if any(e.kind == "done" for e in events):
+                self.refresh_states()
+
+    # -- shutdown ------------------------------------------------------------------------
+    def close(self) -> None:
+        """After the runtime stopped: no more callbacks; close the journal."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
+        try:
+            self.controller.journal.close()
+        except Exception:  # closing: log, never raise into Qt
+            log.exception("closing the duty journal failed")
