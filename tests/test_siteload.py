@@ -343,7 +343,7 @@ def test_example_without_env_names_every_variable(example_path: Path) -> None:
 def test_minimal_defaults(tmp_path: Path) -> None:
     site = load_site(_with_test_profiles(GOOD / "minimal.toml", tmp_path), env={})
     assert (site.poll_interval_s, site.snmp_timeout_s, site.snmp_retries) == (10.0, 2.0, 1)
-    assert (site.max_concurrency, site.nvml, site.power_budget_kw) == (256, "auto", None)
+    assert (site.max_concurrency, site.nvml, site.power_budget_kw) == (1024, "auto", None)
     (group,) = site.groups
     assert (group.name, group.duty, group.duties, group.expected_kw) == ("row-a", "mining", {}, {})
     (dev,) = group.devices

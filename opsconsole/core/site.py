@@ -96,13 +96,16 @@ class Site:
     power_budget_kw: float | None = None
     snmp_timeout_s: float = 2.0
     snmp_retries: int = 1
-    max_concurrency: int = 256  # polls in flight at once
+    # polls in flight at once: dead devices hold a slot for timeout x tries on
+    # first contact, so the bound must cover them (10 % of 20,000 dead ~ 270 slots)
+    max_concurrency: int = 1024
     nvml: str = "auto"  # auto | real | simulated
     snmp_engine: str = "auto"  # one of SNMP_ENGINES
     credentials: dict[str, Credentials] = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
     profiles: dict[str, Any] = field(default_factory=dict)  # name -> profiles.Profile
     alarms: dict[str, float] = field(default_factory=dict)  # [alarms] overrides
+    wall: dict[str, Any] = field(default_factory=dict)  # [wall]: rotate_s, pages (siteload)
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]
