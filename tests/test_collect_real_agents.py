@@ -432,7 +432,8 @@ class _LateSpoofer:
 
 
 PYSNMP_SPOOF_BUG = pytest.mark.xfail(strict=False, reason=(
-    "PysnmpEngine bug (timing-dependent, so not strict): pysnmp matches v1/v2c answers by request id only, so a "
+    "PysnmpEngine bug (timing-dependent, so not strict): pysnmp matches v1/v2c "
+    "answers by request id only, so a "
     "reply from one agent carrying another pending request's id is accepted "
     "for that request (a wrong_id agent spoils a healthy neighbour's poll)"))
 

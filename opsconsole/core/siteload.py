@@ -63,7 +63,10 @@ HTTP_METHODS = ("GET", "HEAD", "POST")
 METRIC_OPS = ("<", "<=", ">", ">=", "==", "!=")
 MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
 
-_TOP_KEYS = ("site", "credentials", "groups", "alarms")
+_TOP_KEYS = ("site", "credentials", "groups", "alarms", "wall")
+# [wall]: the read-only wall display (opsconsole --wall); page names, in order.
+WALL_PAGES = ("totals", "rackmap", "charts", "alarms")
+WALL_DEFAULTS: dict[str, Any] = {"rotate_s": 15.0, "pages": list(WALL_PAGES)}
 _SITE_KEYS = (
     "name",
     "poll_interval_s",
@@ -246,6 +249,7 @@ class _SiteLoader:
         check_keys(data, _TOP_KEYS, "", self.p)
         settings = self._site_table(data)
         alarms = self._alarms(data)
+        wall = self._wall(data)
         creds = self._credentials(data)
         raw_groups = self._group_tables(data)
         groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
@@ -260,6 +264,7 @@ class _SiteLoader:
             groups=tuple(built),
             profiles=dict(self.profiles),
             alarms=alarms,
+            wall=wall,
             **settings,
         )
 
@@ -278,6 +283,38 @@ class _SiteLoader:
             v = want_number(t, key, "alarms", self.p, lo=0, hi=hi)
             if v is not None:
                 out[key] = float(v)
+        return out
+
+    def _wall(self, data: dict[str, Any]) -> dict[str, Any]:
+        """`[wall]`: rotate_s (3..3600 s) and pages (names from WALL_PAGES, no
+        repeats); anything left out keeps WALL_DEFAULTS."""
+        out = {**WALL_DEFAULTS, "pages": list(WALL_PAGES)}
+        t = want_table(data, "wall", "", self.p)
+        if t is None:
+            return out
+        check_keys(t, WALL_DEFAULTS, "wall", self.p)
+        v = want_number(t, "rotate_s", "wall", self.p, lo=3, hi=3600)
+        if v is not None:
+            out["rotate_s"] = v
+        if "pages" in t:
+            pages = t["pages"]
+            if not isinstance(pages, list) or not pages:
+                self.p.add("wall.pages", f"expected a non-empty list of page names "
+                           f"({quoted(WALL_PAGES)})")
+            else:
+                names: list[str] = []
+                for i, name in enumerate(pages):
+                    kpath = f"wall.pages[{i}]"
+                    if not isinstance(name, str) or name not in WALL_PAGES:
+                        hint = _hint(name, WALL_PAGES) if isinstance(name, str) else ""
+                        self.p.add(kpath, f"unknown page {name!r}: expected one of "
+                                   f"{quoted(WALL_PAGES)}{hint}")
+                    elif name in names:
+                        self.p.add(kpath, f'page "{name}" is listed twice')
+                    else:
+                        names.append(name)
+                if len(names) == len(pages):
+                    out["pages"] = names
         return out
 
     def _site_table(self, data: dict[str, Any]) -> dict[str, Any] | None:
