@@ -55,6 +55,8 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds after first data")
     ap.add_argument("--size", default="1920x1080")
     ap.add_argument("--screenshot", type=Path, help="save the window at the end")
+    ap.add_argument("--stall-stacks", type=float, default=None, metavar="MS",
+                    help="sample the GUI thread's stack during stalls longer than MS")
     ap.add_argument("--switch-interval-ms", type=float, default=None,
                     help="override the GIL switch interval the GUI sets")
     args = ap.parse_args()
@@ -71,6 +73,29 @@ def main() -> int:
             sim.wait(10)
         except subprocess.TimeoutExpired:
             sim.kill()
+
+
+def watch_stalls(state: dict, threshold_ms: float, out: list[str]) -> None:
+    """A watchdog thread: when the GUI tick is late by more than threshold_ms,
+    record where the GUI thread is (once per stall). Finds what blocks it."""
+    import threading
+    import traceback
+
+    main = threading.main_thread().ident
+
+    def loop() -> None:
+        seen = 0.0
+        while True:
+            time.sleep(0.005)
+            last = state["last"]
+            if state["measuring"] and last != seen and \
+                    (time.perf_counter() - last) * 1000 > threshold_ms:
+                seen = last
+                frame = sys._current_frames().get(main)
+                if frame is not None:
+                    out.append("".join(traceback.format_stack(frame)[-12:]))
+
+    threading.Thread(target=loop, daemon=True, name="stall-watch").start()
 
 
 def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> int:
@@ -120,6 +145,9 @@ def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> i
         state["last"] = now
 
     tick.timeout.connect(on_tick)
+    stacks: list[str] = []
+    if args.stall_stacks:
+        watch_stalls(state, args.stall_stacks, stacks)
 
     def on_first_data() -> None:
         marks["first_data"] = time.perf_counter()
@@ -169,6 +197,10 @@ def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> i
         all_ok &= ok != "NO"
         goal_s = f"< {goal:g} {unit}" if goal is not None else ""
         print(f"{name:<16}{v:>8.1f} {unit:<2} {goal_s:>10}  {ok}")
+    if stacks:
+        print(f"\n{len(stacks)} stalls over {args.stall_stacks:g} ms; where the GUI thread was:")
+        for st in stacks:
+            print("----\n" + st)
     return 0 if all_ok else 1
 
 

@@ -30,6 +30,8 @@ AGGREGATES: dict[str, str] = {
 }
 GPU_METRICS = [m.name for m in CATALOGUE.values() if "gpu" in m.kinds and m.numeric]
 SITE = "__site__"
+_STATUSES = tuple(Status)
+_STATUS_INDEX = {st: i for i, st in enumerate(_STATUSES)}
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class LiveStore:
         self.group_idx = np.array([self.scope_index[group_of[d.id]] for d in devices],
                                   dtype=np.int64)
         self.ok_mask = np.zeros(n, dtype=bool)  # latest reading ok or partial
+        self.status_code = np.full(n, -1, dtype=np.int8)  # index in _STATUSES; -1 pending
         self.agg = {
             name: np.full((len(self.scopes), self.capacity), np.nan, np.float32)
             for name in AGGREGATES
@@ -144,6 +147,7 @@ class LiveStore:
             changed.append(i)
             answered = r.status in (Status.OK, Status.PARTIAL)
             self.ok_mask[i] = answered
+            self.status_code[i] = _STATUS_INDEX[r.status]
             if answered:
                 self.last_answer_ts[i] = r.ts
             same_slot = int(r.ts // self.interval) == self._slot_abs
@@ -235,12 +239,12 @@ class LiveStore:
         now = time.time() if now is None else now
         s = self.scope_index[scope]
         m = np.ones(self.n, dtype=bool) if s == 0 else self.group_idx == s
-        members = np.nonzero(m)[0]
-        out = ScopeSummary(scope, devices_total=len(members))
-        for i in members:
-            r = self.latest[i]
-            status = r.status.value if r is not None else "pending"
-            out.by_status[status] = out.by_status.get(status, 0) + 1
+        out = ScopeSummary(scope, devices_total=int(m.sum()))
+        counts = np.bincount(self.status_code[m].astype(np.int64) + 1,
+                             minlength=len(_STATUSES) + 1)
+        for name, c in zip(("pending", *(st.value for st in _STATUSES)), counts, strict=True):
+            if c:
+                out.by_status[name] = int(c)
         out.devices_ok = int(self.ok_mask[m].sum())
         fresh = self.last_answer_ts[m]
         with np.errstate(invalid="ignore"):

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QLabel,
-    QProgressBar,
     QScrollArea,
     QWidget,
 )
@@ -17,20 +16,14 @@ from PySide6.QtWidgets import (
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.meter import MeterBar
 from opsconsole.ui.views.sparkline import Sparkline
 
 SPARK_WINDOW_S = 600.0
 
 
-def _bar(theme: Theme) -> QProgressBar:
-    b = QProgressBar()
-    b.setRange(0, 1000)
-    b.setFixedHeight(13)
-    b.setTextVisible(True)
-    b.setStyleSheet(f"QProgressBar {{ border: 1px solid {theme.border}; border-radius: 2px; "
-                    f"text-align: center; font-size: 7pt; }} "
-                    f"QProgressBar::chunk {{ background: {theme.accent}; }}")
-    return b
+def _bar(theme: Theme) -> MeterBar:
+    return MeterBar(theme, maximum=1000)
 
 
 class GpuCard(QFrame):
@@ -72,6 +65,10 @@ class GpuCard(QFrame):
         self.set_alarmed(False)
 
     def set_alarmed(self, on: bool) -> None:
+        # a style sheet change re-polishes the whole card: only when it flips
+        if getattr(self, "_alarmed", None) == on:
+            return
+        self._alarmed = on
         border = self.theme.bad if on else self.theme.border
         self.setStyleSheet(f"GpuCard {{ background: {self.theme.base}; "
                            f"border: 1px solid {border}; border-radius: 4px; }}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from opsconsole.core.store import SITE
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.meter import MeterBar
 
 
 class Stat(QWidget):
@@ -53,9 +54,7 @@ class SiteHeader(QFrame):
         lay.addSpacing(12)
         self.hashrate = Stat("Hashrate")
         self.power = Stat("Power")
-        self.budget = QProgressBar()
-        self.budget.setTextVisible(True)
-        self.budget.setFixedHeight(14)
+        self.budget = MeterBar(theme, maximum=1000)
         self.budget.setMinimumWidth(150)
         self.power.layout().addWidget(self.budget)
         self.efficiency = Stat("Efficiency")
@@ -82,11 +81,10 @@ class SiteHeader(QFrame):
         if budget_kw:
             frac = (power or 0.0) / (budget_kw * 1000.0)
             self.power.set(units.power(power), f"of {units.power(budget_kw * 1000)} budget")
-            self.budget.setRange(0, 1000)
             self.budget.setValue(min(1000, round(frac * 1000)))
             self.budget.setFormat(f"{frac * 100:.0f} %")
             colour = t.bad if frac > 0.95 else t.warn if frac > 0.85 else t.ok
-            self.budget.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
+            self.budget.set_colour(colour)
             self.budget.show()
         else:
             self.power.set(units.power(power), "no budget set")
