@@ -1,0 +1,103 @@
+"""The duty switching contract against a reference agent: net-snmp snmpd with a
+writable `override`. `duty set --yes` sets the value (read back over real
+UDP), exits 0 and lands in `audit`; with `--read-only` the same command
+exits 4 and the agent keeps its value."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fixtures.snmpd import SnmpdAgent
+
+PROFILE = """name = "lab-miner"
+kind = "miner"
+[metrics.hashrate_ths]
+oid = "{int_oid}"
+[metrics.state]
+oid = "{rw_oid}"
+map = {{ "7" = "mining", "42" = "sleeping" }}
+[controls.sleep]
+oid = "{rw_oid}"
+type = "integer"
+value = 42
+[controls.wake]
+oid = "{rw_oid}"
+type = "integer"
+value = {rw_initial}
+"""
+
+SITE = """[site]
+name = "snmpd lab"
+[credentials.lab]
+version = "2c"
+community = "{ro}"
+write_community = "{rw}"
+[[groups]]
+id = "lab"
+duty = "mining"
+[[groups.devices]]
+id = "lab-01"
+kind = "miner"
+address = "127.0.0.1:{port}"
+profile = "lab-miner"
+credentials = "lab"
+[[groups.duties.inference]]
+action = "snmp-set"
+targets = "miners"
+control = "sleep"
+[[groups.duties.mining]]
+action = "snmp-set"
+targets = "miners"
+control = "wake"
+"""
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "opsconsole", *args], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def _value(a: SnmpdAgent) -> str:
+    out = subprocess.run(["snmpget", "-v2c", "-c", a.ro_community, "-Oqv", "-t", "1",
+                          f"{a.host}:{a.port}", a.rw_oid], capture_output=True, text=True,
+                         timeout=10)
+    return out.stdout.strip()
+
+
+def test_duty_set_against_snmpd_and_read_only(snmpd_agent: SnmpdAgent, tmp_path: Path) -> None:
+    a = snmpd_agent
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "lab-miner.toml").write_text(
+        PROFILE.format(int_oid=a.int_oid, rw_oid=a.rw_oid, rw_initial=a.rw_initial))
+    site = tmp_path / "site.toml"
+    site.write_text(SITE.format(ro=a.ro_community, rw=a.rw_community, port=a.port))
+    data = str(tmp_path / "data")
+    try:
+        done = _cli("duty", "set", "lab", "inference", "--config", str(site), "--data-dir", data,
+                    "--yes")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _value(a) == "42"
+
+        audit = _cli("audit", "--config", str(site), "--data-dir", data, "--format", "json")
+        assert audit.returncode == 0, audit.stderr
+        text = audit.stdout
+        (rec,) = json.loads(text)["records"]
+        assert (rec["group"], rec["from"], rec["to"], rec["outcome"]) == (
+            "lab", "mining", "inference", "done")
+        (step,) = rec["steps"]
+        assert step["action"] == "snmp-set" and step["status"] == "ok"
+        assert [(d["device"], d["ok"]) for d in step["devices"]] == [("lab-01", True)]
+        assert a.rw_community not in text and a.ro_community not in text
+
+        ro = _cli("--read-only", "duty", "set", "lab", "mining", "--config", str(site),
+                  "--data-dir", data, "--yes")
+        assert ro.returncode == 4, ro.stdout + ro.stderr
+        assert "read-only" in (ro.stdout + ro.stderr).lower()
+        assert _value(a) == "42"  # nothing changed
+    finally:
+        # the fixture is shared: leave its writable value as found
+        _cli("duty", "set", "lab", "mining", "--config", str(site), "--data-dir", data, "--yes")
+        assert _value(a) == str(a.rw_initial)
