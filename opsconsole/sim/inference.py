@@ -103,6 +103,11 @@ def start(port: int, warmup_s: float, wait_s: float) -> int:
     return 1
 
 
+def shutdown(port: int) -> bool:
+    """Ask a service on `port` to exit, quietly; whether one answered."""
+    return _status(port, "/shutdown", "POST") is not None
+
+
 def stop(port: int, wait_s: float) -> int:
     if _status(port, "/shutdown", "POST") is None:
         print(f"inference service not running on port {port}")
