@@ -49,18 +49,20 @@ map = {{ "1" = "mining", "2" = "sleeping" }}
 """
 
 
-def write_site(folder: Path, port: int, devices: int, concurrency: int) -> Path:
+def write_site(folder: Path, port: int, devices: int, concurrency: int,
+               engine: str = "auto") -> Path:
     (folder / "profiles").mkdir(parents=True, exist_ok=True)
     (folder / "profiles" / "bench-miner.toml").write_text(PROFILE)
     lines = ['[site]', 'name = "bench"', "poll_interval_s = 10",
-             f"max_concurrency = {concurrency}", "snmp_timeout_s = 2", "snmp_retries = 1", "",
+             f"max_concurrency = {concurrency}", "snmp_timeout_s = 2", "snmp_retries = 1",
+             f'snmp_engine = "{engine}"', "",
              '[credentials.lan]', 'version = "2c"', 'community = "public"', "",
              "[[groups]]", 'id = "row-a"', 'duty = "mining"']
     for i in range(devices):
         lines += ["[[groups.devices]]", f'id = "m{i:05d}"', 'kind = "miner"',
                   f'address = "127.0.0.1:{port}"', 'profile = "bench-miner"',
                   'credentials = "lan"']
-    path = folder / "site.toml"
+    path = folder / f"site-{engine}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -136,16 +138,19 @@ def main() -> None:
         proc = psutil.Process(agent.proc.pid)
         from opsconsole.core.siteload import load_site
 
-        site = load_site(write_site(Path(tempfile.mkdtemp()), agent.port, args.devices,
-                                    args.concurrency))
+        folder = Path(tempfile.mkdtemp())
+        sites = {e: load_site(write_site(folder, agent.port, args.devices, args.concurrency, e))
+                 for e in ("auto", "pysnmp")}
         runs: dict[str, list[tuple[Meter, int]]] = {
-            "plain get_cmd loop": [], "plain loop, lookupMib=False": [], "opsconsole poller": []}
+            "plain get_cmd loop": [], "plain loop, lookupMib=False": [],
+            "poller, pysnmp engine": [], "poller, auto engine": []}
         for _ in range(args.rounds):  # interleaved, so drift hits every side alike
             runs["plain get_cmd loop"].append(
                 asyncio.run(plain_loop(agent.port, args.devices, True, proc)))
             runs["plain loop, lookupMib=False"].append(
                 asyncio.run(plain_loop(agent.port, args.devices, False, proc)))
-            runs["opsconsole poller"].append(asyncio.run(poller_once(site, proc)))
+            runs["poller, pysnmp engine"].append(asyncio.run(poller_once(sites["pysnmp"], proc)))
+            runs["poller, auto engine"].append(asyncio.run(poller_once(sites["auto"], proc)))
     finally:
         agent.stop()
 
