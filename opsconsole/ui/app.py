@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from opsconsole.core.errors import ConfigError
 from opsconsole.ui import theme as themes
 from opsconsole.ui.main_window import MainWindow, load_site_file
+from opsconsole.ui.services import configure as configure_services
 from opsconsole.ui.settings import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -102,9 +103,14 @@ def run_gui(args: argparse.Namespace) -> int:
             return EXIT_USAGE
 
     app = _app()
+    if wall:  # its own window: no menus, no controls, no duty GUI (ui/wall)
+        from opsconsole.ui.wall.run import run_wall
+
+        return run_wall(args, app)
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
     win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
+    configure_services(win, args)  # --metrics-port
     if shot is not None:
         win.resize(*_window_size())
     else:

@@ -1,0 +1,74 @@
+"""The groups' duties as the journal knows them, for the wall's tiles.
+
+The wall never constructs the duty GUI (ui.duty: client, dialogs, menus). It
+asks the runtime for its DutyController with read_only=True, so any mutation
+from any entry point is refused in the controller, and only reads states()
+on the collector loop every STATES_EVERY_S. Without a controller (a runtime
+that has none) the tiles show the site file's duties."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+log = logging.getLogger(__name__)
+
+STATES_EVERY_S = 15.0
+OK = "ok"
+
+
+class ReadOnlyDutyStates(QObject):
+    changed = Signal(dict)  # group id -> badge text (the duty, or switching/degraded/...)
+    _arrived = Signal(object)  # Future, from the collector thread
+
+    def __init__(self, runtime: Any, data_dir: Path | None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.runtime = runtime
+        self.controller = runtime.duty_controller(data_dir, read_only=True)
+        if not self.controller.read_only:  # created earlier by someone else, writable
+            raise RuntimeError("the wall needs a read-only duty controller")
+        self.badges: dict[str, str] = {}
+        self._closed = False
+        self._arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
+        self._timer = QTimer(self)
+        self._timer.setInterval(round(STATES_EVERY_S * 1000))
+        self._timer.timeout.connect(self.poll)
+        self._timer.start()
+        self.poll()
+
+    def poll(self) -> None:
+        async def states() -> dict[str, Any]:
+            return self.controller.states()
+        try:
+            fut = self.runtime.submit(states())
+        except RuntimeError:  # the collector is down: keep the last known duties
+            return
+        fut.add_done_callback(self._post)
+
+    def _post(self, fut: Future) -> None:  # collector thread
+        if not self._closed:
+            try:
+                self._arrived.emit(fut)
+            except RuntimeError:  # this QObject is already gone
+                self._closed = True
+
+    def _on_arrived(self, fut: Future) -> None:
+        if self._closed or fut.cancelled() or fut.exception() is not None:
+            return
+        badges = {gid: st.duty if st.status == OK else st.status
+                  for gid, st in fut.result().items()}
+        if badges != self.badges:
+            self.badges = badges
+            self.changed.emit(badges)
+
+    def close(self) -> None:
+        self._closed = True
+        self._timer.stop()
+        try:
+            self.controller.journal.close()
+        except Exception:  # closing: log, never raise into Qt
+            log.exception("closing the duty journal failed")

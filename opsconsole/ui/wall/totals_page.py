@@ -1,0 +1,137 @@
+"""Page "totals": the site's big numbers and one tile per rack group
+(duty, hashrate or GPU utilisation, power, hottest, ok/total)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
+
+from opsconsole.core.store import SITE
+from opsconsole.ui import units
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.theme import Theme
+from opsconsole.ui.wall.scale import WallScale
+from opsconsole.ui.wall.widgets import CaptionValue, DutyPill, WallLabel
+
+
+def _finite(v: float) -> float | None:
+    return v if np.isfinite(v) else None
+
+
+class GroupTile(QFrame):
+    def __init__(self, title: str, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("wallTile")
+        self.theme = theme
+        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.title = WallLabel(title, "wallTileTitle")
+        self.duty = DutyPill(theme)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.duty)
+        lay.addLayout(top)
+        grid = QGridLayout()
+        self.rate = CaptionValue("Hashrate", "wallTileValue")
+        self.power = CaptionValue("Power", "wallTileValue")
+        self.temp = CaptionValue("Hottest", "wallTileValue")
+        self.ok = CaptionValue("Answering", "wallTileValue")
+        for k, w in enumerate((self.rate, self.power, self.temp, self.ok)):
+            grid.addWidget(w, k // 2, k % 2)
+        lay.addLayout(grid, 1)
+
+    def apply_scale(self, s: WallScale) -> None:
+        m = s.px(0.6)
+        self.layout().setContentsMargins(m, m // 2, m, m // 2)
+        self.layout().setSpacing(s.px(0.3))
+
+
+class TotalsPage(QWidget):
+    title = "Site totals"
+
+    def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.theme = theme
+        lay = QVBoxLayout(self)
+        self._lay = lay
+        strip = QHBoxLayout()
+        self._strip = strip
+        self.hashrate = CaptionValue("Hashrate", "wallHero")
+        self.power = CaptionValue("Power", "wallHero")
+        self.hottest = CaptionValue("Hottest", "wallHero")
+        self.devices = CaptionValue("Devices answering", "wallHero")
+        self.alarms = CaptionValue("Active alarms", "wallHero")
+        for w in (self.hashrate, self.power, self.hottest, self.devices, self.alarms):
+            strip.addWidget(w, 1)
+        lay.addLayout(strip)
+        self.grid = QGridLayout()
+        groups = session.site.groups
+        cols = max(1, math.ceil(math.sqrt(len(groups))))
+        self.tiles: dict[str, GroupTile] = {}
+        for k, g in enumerate(groups):
+            tile = GroupTile(g.name, theme)
+            self.tiles[g.id] = tile
+            self.grid.addWidget(tile, k // cols, k % cols)
+        lay.addLayout(self.grid, 1)
+        self.duties: dict[str, str] = {}  # from the read-only duty controller, if any
+
+    def apply_scale(self, s: WallScale) -> None:
+        m = s.px(0.8)
+        self._lay.setContentsMargins(m, m // 2, m, m)
+        self._lay.setSpacing(s.px(0.8))
+        self._strip.setSpacing(s.px(1.5))
+        self.grid.setSpacing(s.px(0.6))
+        for t in self.tiles.values():
+            t.apply_scale(s)
+
+    def refresh(self) -> None:
+        s = self.session
+        t = self.theme
+        stats = s.scope_latest()
+        index = s.store.scope_index
+        limit = s.alarms.thresholds.miner_temp_c
+
+        def temp_colour(v: float | None) -> str | None:
+            if v is None:
+                return None
+            return t.bad if v > limit else t.warn if v > limit - 10 else None
+
+        k = index[SITE]
+        rate = _finite(float(stats["hashrate_ths"][k]))
+        self.hashrate.set(units.hashrate(rate), "miners, now")
+        power = _finite(float(stats["power_w"][k]))
+        budget = s.site.power_budget_kw
+        if budget:
+            frac = (power or 0.0) / (budget * 1000.0)
+            self.power.set(units.power(power), f"{frac * 100:.0f} % of {budget:g} kW budget",
+                           t.bad if frac > 0.95 else t.warn if frac > 0.85 else None)
+        else:
+            self.power.set(units.power(power), "no budget set")
+        hot = _finite(float(stats["temp_c"][k]))
+        self.hottest.set(units.temp(hot), f"alarm above {limit:.0f} °C", temp_colour(hot))
+        ok, total, down = (int(stats[n][k]) for n in ("ok", "total", "down"))
+        self.devices.set(f"{ok} / {total}", f"{down} not answering" if down else "all answering",
+                         t.warn if down else t.ok if ok else None)
+        active = s.alarms.alarms()  # the same source as the alarms page: the counts agree
+        n_alarms, n_dev = len(active), len({a.device for a in active})
+        self.alarms.set(str(n_alarms), f"on {n_dev} device{'s' * (n_dev != 1)}" if n_alarms
+                        else "none", t.bad if n_alarms else t.ok)
+        for gid, tile in self.tiles.items():
+            k = index[gid]
+            tile.duty.set_duty(self.duties.get(gid) or s.alarms.duties.get(gid, "idle"))
+            rate, util = (_finite(float(stats[n][k])) for n in ("hashrate_ths", "util_pct"))
+            if rate is None and util is not None:  # a GPU group
+                tile.rate.caption.set_text("GPU UTIL")
+                tile.rate.set(units.pct(util))
+            else:  # miners, or a hybrid rack: its GPUs' utilisation underneath
+                tile.rate.caption.set_text("HASHRATE")
+                tile.rate.set(units.hashrate(rate),
+                              f"GPU util {units.pct(util)}" if util is not None else "")
+            tile.power.set(units.power(_finite(float(stats["power_w"][k]))))
+            hot = _finite(float(stats["temp_c"][k]))
+            tile.temp.set(units.temp(hot), "", temp_colour(hot))
+            ok, total, down = (int(stats[n][k]) for n in ("ok", "total", "down"))
+            tile.ok.set(f"{ok}/{total}", f"{down} down" if down else "",
+                        t.warn if down else None)

@@ -1,0 +1,370 @@
+"""WallWindow: the full-screen, read-only wall display.
+
+It owns the collector bridge and the session like the main window, but
+builds no menus, buttons, inputs or duty GUI: a few display pages that
+rotate, a header with the clock and the newest reading's time, and a stale
+banner. It keeps going when the data source goes away: a stopped collector
+is restarted with back-off, and the same session (history, alarms) carries
+on when the site comes back with the same devices."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+
+from opsconsole.collectors.poller import CycleStats
+from opsconsole.collectors.runtime import CollectorRuntime
+from opsconsole.core.errors import ConfigError
+from opsconsole.core.readings import Reading
+from opsconsole.core.site import Site
+from opsconsole.core.siteload import WALL_DEFAULTS, WALL_PAGES
+from opsconsole.ui import theme as themes
+from opsconsole.ui import units
+from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
+from opsconsole.ui.main_window import load_site_file, make_demo_site
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.wall.alarms_page import AlarmsPage
+from opsconsole.ui.wall.charts_page import ChartsPage
+from opsconsole.ui.wall.duty_states import ReadOnlyDutyStates
+from opsconsole.ui.wall.freshness import Freshness, assess, newest_answer
+from opsconsole.ui.wall.header import WallHeader
+from opsconsole.ui.wall.heat_page import HeatPage
+from opsconsole.ui.wall.rotation import PageRotator
+from opsconsole.ui.wall.scale import WallScale
+from opsconsole.ui.wall.style import style_sheet
+from opsconsole.ui.wall.totals_page import TotalsPage
+from opsconsole.ui.wall.widgets import WallLabel
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 1000
+RESTART_BACKOFF_S = (5.0, 10.0, 20.0, 40.0, 60.0)
+
+
+class WallPage(Protocol):
+    title: str
+
+    def apply_scale(self, s: WallScale) -> None: ...
+    def refresh(self) -> None: ...
+
+
+PAGE_TYPES: dict[str, Callable[..., Any]] = {
+    "totals": TotalsPage, "rackmap": HeatPage, "charts": ChartsPage, "alarms": AlarmsPage}
+
+
+class WallWindow(QWidget):
+    first_data = Signal()
+    site_failed = Signal(str)  # a start failed (the wall retries on its own)
+
+    def __init__(self, *, data_dir: Path | None = None,
+                 runtime_factory: RuntimeFactory = CollectorRuntime,
+                 demo_factory: Callable[[], Any] = make_demo_site,
+                 clock: Callable[[], float] = time.time,
+                 rotate_s: float | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("opsconsole wall")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.theme = themes.DARK  # high contrast across a room, whatever the desk theme
+        self.data_dir = data_dir
+        self.runtime_factory = runtime_factory
+        self.demo_factory = demo_factory
+        self.clock = clock
+        self.rotate_override = rotate_s  # the soak bench and tests; else [wall] rotate_s
+        self.bridge: CollectorBridge | None = None
+        self.session: SiteSession | None = None
+        self.duty_states: ReadOnlyDutyStates | None = None
+        self.rotator: PageRotator | None = None
+        self.pages: list[Any] = []
+        self.page_names: list[str] = []
+        self.scale = WallScale.for_height(1080)
+        self.started_at = clock()
+        self.restarts = 0
+        self._source: tuple[str, Any] | None = None  # ("demo", None) | ("file", path)
+        self._failures = 0
+        self._restart_at: float | None = None
+        self._dirty = False
+        self._closing = False
+        self._bridge_up = False  # `started` came: a dead runtime now means a restart
+        self.fresh = assess(None, self.started_at, 10.0, self.started_at)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        self.header = WallHeader()
+        lay.addWidget(self.header)
+        self.banner = WallLabel("", "wallBanner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        lay.addWidget(self.banner)
+        self.stack = QStackedWidget()
+        self.waiting = WallLabel("Starting…", "wallValue")
+        self.waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack.addWidget(self.waiting)
+        lay.addWidget(self.stack, 1)
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self.tick)
+        self._tick.start()
+        self.apply_scale(self.scale)
+        self.tick()
+
+    # -- sizes ------------------------------------------------------------------
+    def apply_scale(self, s: WallScale) -> None:
+        self.scale = s
+        self.setStyleSheet(style_sheet(self.theme, s))
+        self.header.apply_scale(s)
+        for page in self.pages:
+            page.apply_scale(s)
+
+    def resizeEvent(self, ev: Any) -> None:
+        # full screen: the window height is the screen's, so the unit follows it
+        s = WallScale.for_height(self.height())
+        if s != self.scale:
+            self.apply_scale(s)
+        super().resizeEvent(ev)
+
+    # -- opening the source ------------------------------------------------------
+    def open_demo(self) -> None:
+        self._source = ("demo", None)
+        self._start()
+
+    def open_file(self, path: Path) -> None:
+        self._source = ("file", path)
+        self._start()
+
+    def open_site(self, site: Site) -> None:
+        """An already loaded site (tests, embedding): restarts reuse it."""
+        self._source = ("site", site)
+        self._start()
+
+    def _start(self) -> None:
+        assert self._source is not None
+        kind, path = self._source  # path: a Path, or the Site for "site"
+        self._restart_at = None
+        try:
+            if kind == "demo":
+                site, demo = None, self.demo_factory()
+            elif kind == "site":
+                site, demo = path, None
+            else:
+                site, demo = load_site_file(path), None
+        except (ConfigError, OSError, ImportError) as exc:
+            text = "; ".join(exc.errors) if isinstance(exc, ConfigError) else str(exc)
+            self._on_failed(f"cannot load the site: {text}")
+            return
+        self._stop_bridge()
+        self.bridge = CollectorBridge(site, demo_site=demo, runtime_factory=self.runtime_factory,
+                                      parent=self)
+        self.bridge.started.connect(self._on_started)
+        self.bridge.failed.connect(self._on_failed)
+        self.bridge.batch.connect(self._on_batch)
+        self.bridge.cycle.connect(self._on_cycle)
+        self.bridge.start()
+
+    def _on_started(self, site: Site) -> None:
+        self._failures = 0
+        self._bridge_up = True
+        same = (self.session is not None
+                and [d.id for d in self.session.devices] == [d.id for d in site.devices()])
+        if not same:
+            self._build_session(site)
+        log.info("wall: collector running on %s (%d devices)", site.name, len(site.devices()))
+        self._start_duty_states()
+
+    def _on_failed(self, error: str) -> None:
+        self._failures += 1
+        delay = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S)) - 1]
+        log.warning("wall: data source failed (%s); retrying in %.0f s", error, delay)
+        self._restart_at = self.clock() + delay
+        self.site_failed.emit(error)
+
+    def _on_batch(self, batch: list[Reading]) -> None:
+        if self.session is not None:
+            self.session.ingest(batch)
+
+    def _on_cycle(self, stats: CycleStats) -> None:
+        if self.session is not None:
+            self.session.on_cycle(stats)
+
+    # -- session and pages ---------------------------------------------------------
+    def _build_session(self, site: Site) -> None:
+        self._drop_pages()
+        if self.session is not None:
+            self.session.stop()
+            self.session.deleteLater()
+        self.session = SiteSession(site, parent=self)
+        self.session.first_data.connect(self.first_data)
+        self.session.updated.connect(self._mark_dirty)
+        wall = {**WALL_DEFAULTS, **(site.wall or {})}
+        self.page_names = [p for p in wall["pages"] if p in WALL_PAGES] or list(WALL_PAGES)
+        for name in self.page_names:
+            page = PAGE_TYPES[name](self.session, self.theme)
+            page.apply_scale(self.scale)
+            self.pages.append(page)
+            self.stack.addWidget(page)
+        for w in self.findChildren(QWidget):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys always reach the window
+        self.header.site.set_text(site.name)
+        self.header.set_pages([p.title for p in self.pages])
+        rotate_s = self.rotate_override or float(wall["rotate_s"])
+        self.rotator = PageRotator(len(self.pages), rotate_s, self)
+        self.rotator.changed.connect(self._on_page)
+        self._on_page(0, False)
+
+    def _drop_pages(self) -> None:
+        if self.rotator is not None:
+            self.rotator.stop()
+            self.rotator.deleteLater()
+            self.rotator = None
+        for page in self.pages:
+            self.stack.removeWidget(page)
+            page.deleteLater()
+        self.pages = []
+
+    def _mark_dirty(self, _changed: list[int]) -> None:
+        self._dirty = True
+
+    def _on_page(self, index: int, pinned: bool) -> None:
+        page = self.pages[index]
+        self.stack.setCurrentWidget(page)
+        page.refresh()  # fresh as it shows, never a page from a minute ago
+        self.header.show_page(index, pinned)
+
+    def current_page(self) -> str | None:
+        return self.page_names[self.rotator.current] if self.rotator else None
+
+    def _start_duty_states(self) -> None:
+        runtime = self.bridge.runtime if self.bridge is not None else None
+        if self.duty_states is not None:
+            self.duty_states.close()
+            self.duty_states.deleteLater()
+            self.duty_states = None
+        if self.session is None or not hasattr(runtime, "duty_controller"):
+            return
+        data_dir = self.data_dir
+        if data_dir is None and self._source == ("demo", None):
+            data_dir = Path(tempfile.mkdtemp(prefix="opsconsole-wall-")) / "data"
+        try:
+            self.duty_states = ReadOnlyDutyStates(runtime, data_dir, self)
+        except Exception as exc:  # no journal: the tiles show the site file's duties
+            log.warning("wall: duty states unavailable: %s", exc)
+            return
+        self.duty_states.changed.connect(self._on_duties)
+
+    def _on_duties(self, badges: dict[str, str]) -> None:
+        if self.session is None:
+            return
+        for gid, badge in badges.items():
+            if badge in ("mining", "inference", "idle"):
+                self.session.alarms.duties[gid] = badge  # hashrate alarms only when mining
+        for page in self.pages:
+            if isinstance(page, TotalsPage):
+                page.duties = dict(badges)
+        self._dirty = True
+
+    # -- the one-second tick: clock, freshness, watchdog, visible page -------------
+    def tick(self) -> None:
+        now = self.clock()
+        s = self.session
+        interval = s.site.poll_interval_s if s is not None else 10.0
+        newest = newest_answer(s.store.last_answer_ts) if s is not None else None
+        self.fresh = assess(newest, now, interval, self.started_at)
+        self.header.show_time(now, self.fresh, self.theme.warn, self.theme.text)
+        self._watchdog(now)  # first: the banner then says what the watchdog is doing
+        self._show_banner(self.fresh)
+        if self._dirty and self.rotator is not None:
+            self._dirty = False
+            self.pages[self.rotator.current].refresh()
+
+    def _show_banner(self, fresh: Freshness) -> None:
+        if not fresh.stale:
+            if self.banner.isVisible():
+                log.info("wall: data fresh again")
+            self.banner.hide()
+            return
+        if fresh.newest_ts is None:
+            waited = units.duration(max(0.0, self.clock() - self.started_at))
+            text = f"NO DATA — nothing has answered for {waited}"
+        else:
+            text = (f"STALE DATA — newest reading {units.clock(fresh.newest_ts)}, "
+                    f"{units.duration(fresh.age_s or 0.0)} ago")
+        text += f" · {self.source_state()}"
+        if not self.banner.isVisible():
+            log.warning("wall: %s", text)
+        self.banner.set_text(text)
+        self.banner.show()
+
+    def source_state(self) -> str:
+        if self._restart_at is not None:
+            left = max(0.0, self._restart_at - self.clock())
+            return f"collector down, retrying in {left:.0f} s"
+        if self.bridge is None or not self.bridge.running:
+            return "collector stopped"
+        return "devices not answering"
+
+    def _watchdog(self, now: float) -> None:
+        if self._closing or self._source is None:
+            return
+        if self._restart_at is not None:
+            if now >= self._restart_at:
+                self.restarts += 1
+                log.info("wall: restarting the collector (attempt %d)", self._failures + 1)
+                self._start()
+            return
+        b = self.bridge
+        if b is not None and self._bridge_up and not b.running:
+            self._on_failed("the collector stopped")
+
+    # -- keys: pin, choose, step ---------------------------------------------------
+    def keyPressEvent(self, ev: QKeyEvent) -> None:
+        key = ev.key()
+        r = self.rotator
+        if key == Qt.Key.Key_Q and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.close()
+        elif r is None:
+            super().keyPressEvent(ev)
+        elif key in (Qt.Key.Key_P, Qt.Key.Key_Space):
+            r.toggle_pin()
+        elif Qt.Key.Key_1 <= key <= Qt.Key.Key_9 and key - Qt.Key.Key_1 < len(self.pages):
+            r.show(key - Qt.Key.Key_1)
+        elif key in (Qt.Key.Key_Right, Qt.Key.Key_PageDown, Qt.Key.Key_Down):
+            r.next()
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_PageUp, Qt.Key.Key_Up):
+            r.previous()
+        else:
+            super().keyPressEvent(ev)
+
+    # -- shutdown ------------------------------------------------------------------------
+    def _stop_bridge(self) -> None:
+        self._bridge_up = False
+        if self.bridge is not None:  # first: joins the loop, so no states() call is left
+            self.bridge.stop()
+            self.bridge.deleteLater()
+            self.bridge = None
+        if self.duty_states is not None:
+            self.duty_states.close()
+            self.duty_states.deleteLater()
+            self.duty_states = None
+
+    def close_site(self) -> None:
+        self._closing = True
+        self._tick.stop()
+        self._stop_bridge()
+        self._drop_pages()
+        if self.session is not None:
+            self.session.stop()
+            self.session.deleteLater()
+            self.session = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.close_site()
+        event.accept()

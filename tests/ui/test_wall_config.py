@@ -1,0 +1,69 @@
+"""The `[wall]` table of the site file: defaults, values, and errors named
+like every other key's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opsconsole.core.errors import ConfigError
+from opsconsole.core.siteload import WALL_PAGES, load_site
+
+SITE = """
+[site]
+name = "Wall test"
+
+[credentials.lan]
+version = "2c"
+community = "public"
+
+[[groups]]
+id = "row-a"
+name = "Row A"
+duty = "mining"
+
+[[groups.devices]]
+id = "a-01"
+kind = "miner"
+address = "127.0.0.1:16100"
+profile = "sim-miner"
+credentials = "lan"
+"""
+
+
+def load(tmp_path: Path, extra: str = ""):
+    path = tmp_path / "site.toml"
+    path.write_text(SITE + extra)
+    return load_site(path)
+
+
+def errors(tmp_path: Path, extra: str) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, extra)
+    return exc.value.errors
+
+
+def test_wall_defaults(tmp_path):
+    assert load(tmp_path).wall == {"rotate_s": 15.0, "pages": list(WALL_PAGES)}
+
+
+def test_wall_values(tmp_path):
+    site = load(tmp_path, '[wall]\nrotate_s = 30\npages = ["alarms", "totals"]\n')
+    assert site.wall == {"rotate_s": 30.0, "pages": ["alarms", "totals"]}
+
+
+@pytest.mark.parametrize(("extra", "where", "says"), [
+    ("[wall]\nrotate_s = 1\n", "wall.rotate_s", "out of range"),
+    ("[wall]\nrotate_s = 7200\n", "wall.rotate_s", "out of range"),
+    ('[wall]\nrotate_s = "fast"\n', "wall.rotate_s", "expected a number"),
+    ("[wall]\nrotat_s = 20\n", "wall.rotat_s", 'did you mean "rotate_s"'),
+    ('[wall]\npages = ["totals", "rackmapp"]\n', "wall.pages[1]", 'did you mean "rackmap"'),
+    ('[wall]\npages = ["totals", "totals"]\n', "wall.pages[1]", "listed twice"),
+    ("[wall]\npages = []\n", "wall.pages", "non-empty list"),
+    ('[wall]\npages = "totals"\n', "wall.pages", "non-empty list"),
+])
+def test_wall_errors_name_the_key(tmp_path, extra, where, says):
+    lines = errors(tmp_path, extra)
+    assert len(lines) == 1, lines
+    assert where in lines[0] and says in lines[0], lines[0]
