@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 
 VENV=${OPSCONSOLE_VENV:-.venv}
 PY=${PYTHON:-python3}
-DEB_PACKAGES=(snmpd snmp libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0
+DEB_PACKAGES=(snmpd snmp prometheus libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0
   libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 fonts-dejavu-core xvfb)
 

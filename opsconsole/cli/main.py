@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sp, suppress=True)
     sp.add_argument("--once", action="store_true", help="one pass over every device, then exit")
     sp.add_argument("--format", choices=("table", "json"), default="table")
+    _metrics_options(sp, suppress=True)
 
     sp = sub.add_parser("check-config", help="validate a site file (exit 0 or 2)")
     _common(sp, suppress=True)
@@ -62,12 +63,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="faults per miner-hour (default: the simulator's)")
     sp.add_argument("--write-config", type=Path, metavar="FILE",
                     help="write the matching site file here")
+    sp.add_argument("--row-offset", type=int, default=0, metavar="N",
+                    help="number rows from the Nth (0 = row-a): simulators run side by side "
+                         "name disjoint rows and devices, and their site files merge")
 
-    from opsconsole.cli import audit, duty
+    from opsconsole.cli import audit, duty, history
 
     duty.add_parser(sub, _common)
     audit.add_parser(sub, _common)
+    history.add_parser(sub, _common)
+    _metrics_options(p)  # the GUI's
     return p
+
+
+def _metrics_options(p: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """On a subparser the defaults are SUPPRESS, so the options also work when
+    given before the subcommand (like --config)."""
+    p.add_argument("--metrics-port", type=int, metavar="PORT",
+                   default=argparse.SUPPRESS if suppress else None,
+                   help="serve Prometheus /metrics on this port")
+    p.add_argument("--metrics-address", metavar="ADDR",
+                   default=argparse.SUPPRESS if suppress else "127.0.0.1",
+                   help="address to serve /metrics on (default 127.0.0.1: loopback only)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             from opsconsole.cli import poll
 
             return poll.run(args)
+        if args.command == "history":
+            from opsconsole.cli import history
+
+            return history.run(args)
         if args.command in ("duty", "audit"):
             from opsconsole.cli import audit, duty
 

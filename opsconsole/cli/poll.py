@@ -11,6 +11,7 @@ import sys
 import time
 
 from opsconsole.cli.main import EXIT_OK, load_site_or_exit
+from opsconsole.cli.sinks import Sinks
 from opsconsole.collectors.poller import CycleStats, Poller
 from opsconsole.core.readings import Reading
 from opsconsole.core.report import poll_json, poll_table
@@ -57,17 +58,20 @@ async def _once(site: Site, fmt: str) -> None:
     _emit(site, store, readings, cycle_s, fmt)
 
 
-async def _forever(site: Site, fmt: str) -> None:
+async def _forever(site: Site, fmt: str, sinks: Sinks | None = None) -> None:
     _quiet_loop_errors()
     store = LiveStore(site)
     seen: dict[str, Reading] = {}
+    sinks = sinks or Sinks()
 
     def on_batch(batch: list[Reading]) -> None:
         store.ingest(batch)
+        sinks.ingest(batch, store)
         for r in batch:
             seen[r.device] = r
 
     def on_cycle(stats: CycleStats) -> None:
+        sinks.cycle(stats.duration_s)
         if seen:
             _emit(site, store, list(seen.values()), stats.duration_s, fmt)
         c = stats.counts
@@ -85,6 +89,14 @@ async def _forever(site: Site, fmt: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     site = load_site_or_exit(getattr(args, "config", None))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_once(site, args.format) if args.once else _forever(site, args.format))
+    if args.once:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_once(site, args.format))
+        return EXIT_OK
+    sinks = Sinks.open(args, site)  # history in the data dir, /metrics if asked
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_forever(site, args.format, sinks))
+    finally:
+        sinks.close()
     return EXIT_OK

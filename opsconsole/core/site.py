@@ -104,7 +104,7 @@ class Site:
     credentials: dict[str, Credentials] = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
     profiles: dict[str, Any] = field(default_factory=dict)  # name -> profiles.Profile
-    alarms: dict[str, float] = field(default_factory=dict)  # [alarms] overrides
+    alarms: dict[str, Any] = field(default_factory=dict)  # [alarms] overrides and rules
     wall: dict[str, Any] = field(default_factory=dict)  # [wall]: rotate_s, pages (siteload)
 
     def devices(self) -> list[Device]:

@@ -255,6 +255,11 @@ class _SiteLoader:
         groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
         self._check_group_ids(raw_groups)
         self._check_devices()
+        if alarms.get("rules"):
+            from opsconsole.core.alarmload import check_rule_refs
+
+            check_rule_refs(alarms["rules"], {str(t.get("id")) for _i, t in raw_groups},
+                            set(self.devices), self.p)
         built = [self._finish_group(g) for g in groups]
         if self.p or settings is None:
             return None
@@ -268,21 +273,28 @@ class _SiteLoader:
             **settings,
         )
 
-    def _alarms(self, data: dict[str, Any]) -> dict[str, float]:
-        """`[alarms]`: thresholds overriding the defaults of core.alarms."""
+    def _alarms(self, data: dict[str, Any]) -> dict[str, Any]:
+        """`[alarms]`: thresholds overriding the defaults of core.alarms, and
+        `[[alarms.rules]]` (core.alarmload)."""
+        from opsconsole.core.alarmload import parse_rules
         from opsconsole.core.alarms import AlarmThresholds
 
         t = want_table(data, "alarms", "", self.p)
         if t is None:
             return {}
-        check_keys(t, AlarmThresholds.keys(), "alarms", self.p)
+        check_keys(t, (*AlarmThresholds.keys(), "rules"), "alarms", self.p)
         limits = {"miner_temp_c": 150, "gpu_temp_c": 150, "hashrate_min_pct": 100,
-                  "unreachable_intervals": 1000}
-        out: dict[str, float] = {}
+                  "unreachable_intervals": 1000, "hold_s": 86400, "temp_clear_c": 50,
+                  "hashrate_clear_pct": 100, "group_power_over_pct": 1000,
+                  "group_power_clear_pct": 1000, "group_power_hold_s": 86400}
+        out: dict[str, Any] = {}
         for key, hi in limits.items():
             v = want_number(t, key, "alarms", self.p, lo=0, hi=hi)
             if v is not None:
                 out[key] = float(v)
+        rules = parse_rules(t, self.p)
+        if rules:
+            out["rules"] = rules
         return out
 
     def _wall(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from opsconsole.core.alarms import Event, EventKind
+from opsconsole.ui.alarm_actions import AlarmsPanel
 from opsconsole.ui.models.events import AlarmsModel, EventLogModel
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.settings import Settings
@@ -89,11 +90,12 @@ class ConsoleView(QWidget):
         self.events_view.set_widths([70, 110, 90])
         self.alarms_view = DeviceListView()
         self.alarms_view.setModel(self.alarm_model)
-        self.alarms_view.set_widths([110, 90, 150])
+        self.alarms_view.set_widths([110, 90, 150, 260, 90])
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.gpus, "GPUs")
-        self.tabs.addTab(self.alarms_view, "Alarms")
+        self.alarms_panel = AlarmsPanel(session, self.alarms_view, self.alarm_model)
+        self.tabs.addTab(self.alarms_panel, "Alarms")
         self.tabs.addTab(self.events_view, "Events")
 
         lay = QVBoxLayout(self)

@@ -25,8 +25,8 @@ from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
+from opsconsole.ui import services, units
 from opsconsole.ui import theme as themes
-from opsconsole.ui import units
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
 from opsconsole.ui.console import ConsoleView
 from opsconsole.ui.dialogs import ProblemsDialog, config_errors_dialog
@@ -90,6 +90,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.first_run)
         self.stack.addWidget(self.starting)
         self._build_menu()
+        services.build_menus(self)  # Alarms (sound / notification), History
         self._build_status()
         app = QApplication.instance()
         if app is not None:
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow):
         self.session = SiteSession(site, demo=self._demo, parent=self)
         self.session.first_data.connect(self.first_data)
         self._start_duty()
+        services.start_services(self)  # history, alarm log, /metrics, notifications
         self._show_console()
         self.setWindowTitle(f"{site.name} — opsconsole")
         self.status_collector.setText(f"collector running · {len(site.devices())} devices "
@@ -286,6 +288,7 @@ class MainWindow(QMainWindow):
             self.stack.removeWidget(self.console)
             self.console.deleteLater()
             self.console = None
+        services.stop_services(self)
         if self.session is not None:
             self.session.stop()
             self.session.deleteLater()

@@ -16,6 +16,7 @@ from opsconsole.ui.theme import Theme
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the invisible root: a flat table has no children
 MAX_EVENTS = 5000
+ALARM_ROLE = Qt.ItemDataRole.UserRole + 20  # the row's core.alarms.Alarm
 
 
 def _kind_colors(theme: Theme) -> dict[str, QColor]:
@@ -76,7 +77,7 @@ class AlarmsModel(QAbstractTableModel):
     """Active alarms, most recent first; rebuilt when the set changes (it is
     small: alarms are the exception)."""
 
-    HEADERS = ("Device", "Alarm", "Since", "Detail")
+    HEADERS = ("Device", "Alarm", "Since", "Detail", "State", "Acknowledged")
 
     def __init__(self, tracker: AlarmTracker, theme: Theme, parent: Any = None):
         super().__init__(parent)
@@ -107,11 +108,18 @@ class AlarmsModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if c == 2:
                 return f"{units.clock(a.since)} ({units.duration(time.time() - a.since)})"
-            return (a.device, a.kind.value, "", a.message)[c]
+            if c == 5:  # who acknowledged, when, and why
+                if a.acked_by is None:
+                    return ""
+                return (f"{a.acked_by} at {units.clock(a.acked_at)}"
+                        + (f": {a.comment}" if a.comment else ""))
+            return (a.device, a.kind.value, "", a.message, a.state)[c]
         if role == Qt.ItemDataRole.ForegroundRole and c == 1:
             return self._stale if a.kind.value == "unreachable" else self._bad
         if role == DEVICE_ID_ROLE:
             return a.device
+        if role == ALARM_ROLE:
+            return a
         return None
 
     def refresh(self) -> None:

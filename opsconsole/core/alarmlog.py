@@ -1,0 +1,83 @@
+"""The alarm log: every alarm raised, who acknowledged it (OS user, comment,
+time) and when it cleared. Its own SQLite file (WAL) in the site's data dir,
+so it survives restarts; alarms still open at start-up are handed back to
+the tracker, acknowledgement included.
+
+Writes are a few rows per alarm transition (rare by nature), each its own
+short transaction; synchronous=NORMAL keeps them cheap on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "alarms.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alarm_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  subject TEXT NOT NULL,            -- device id, or group id for group alarms
+  scope TEXT NOT NULL,              -- device | group
+  key TEXT NOT NULL,                -- temp | hashrate | unreachable | group_power | rule:NAME
+  kind TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL,
+  raised_at REAL NOT NULL,
+  acked_at REAL, acked_by TEXT, ack_comment TEXT,
+  cleared_at REAL, clear_message TEXT);
+CREATE INDEX IF NOT EXISTS alarm_log_open ON alarm_log(cleared_at);
+CREATE INDEX IF NOT EXISTS alarm_log_raised ON alarm_log(raised_at);
+"""
+
+
+class AlarmLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    @classmethod
+    def in_dir(cls, data_dir: Path) -> AlarmLog:
+        return cls(Path(data_dir) / DB_NAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def raised(self, subject: str, scope: str, key: str, kind: str, severity: str,
+               message: str, at: float) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO alarm_log(subject, scope, key, kind, severity, message, raised_at) "
+                "VALUES (?,?,?,?,?,?,?)", (subject, scope, key, kind, severity, message, at))
+            return int(cur.lastrowid or 0)
+
+    def acked(self, log_id: int, user: str, comment: str, at: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE alarm_log SET acked_at=?, acked_by=?, ack_comment=? "
+                             "WHERE id=?", (at, user, comment, log_id))
+
+    def cleared(self, log_id: int, at: float, message: str = "") -> None:
+        with self._lock:
+            self._db.execute("UPDATE alarm_log SET cleared_at=?, clear_message=? "
+                             "WHERE id=? AND cleared_at IS NULL", (at, message, log_id))
+
+    def open_alarms(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alarm_log WHERE cleared_at IS NULL "
+                                    "ORDER BY id").fetchall()
+        return [dict(r) for r in rows]
+
+    def entries(self, since: float | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest `limit` entries (raised at or after `since`), newest first."""
+        q = "SELECT * FROM alarm_log" + (" WHERE raised_at >= ?" if since is not None else "")
+        args: tuple[Any, ...] = (since,) if since is not None else ()
+        with self._lock:
+            rows = self._db.execute(q + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [dict(r) for r in rows]

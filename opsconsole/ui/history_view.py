@@ -1,0 +1,206 @@
+"""Charts over history: one series (the site, a group or a device; one
+metric) over 1 h, 24 h, 7 d, 30 d or a custom range, read from the history
+database at the resolution that suits the range. Buckets draw as a min/max
+band with the mean as a line; raw samples as a line. Export as PNG or CSV."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QDateTime
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from opsconsole.core.history import DB_NAME, SITE_KEY, HistoryReader, Series, group_key
+from opsconsole.core.metrics import CATALOGUE
+from opsconsole.core.store import AGGREGATES
+from opsconsole.ui.session import SiteSession
+from opsconsole.ui.theme import Theme
+
+RANGES = {"1 h": 3600, "24 h": 86400, "7 d": 7 * 86400, "30 d": 30 * 86400}
+CUSTOM = "Custom"
+
+
+class HistoryDialog(QDialog):
+    def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None,
+                 clock: Callable[[], float] = time.time):
+        super().__init__(parent)
+        self.setWindowTitle("History")
+        self.resize(1000, 560)
+        self.session = session
+        self.clock = clock
+        self.series: Series | None = None
+        self.range_key = "1 h"
+
+        self.target = QComboBox()
+        self.target.addItem("Site", SITE_KEY)
+        for g in session.site.groups:
+            self.target.addItem(f"Group {g.id}", group_key(g.id))
+        for d in session.devices:
+            self.target.addItem(d.id, d.id)
+        self.metric = QComboBox()
+        self.target.currentIndexChanged.connect(self._fill_metrics)
+        self.metric.currentIndexChanged.connect(lambda _i: self.reload())
+        self.buttons = QButtonGroup(self)
+        bar = QHBoxLayout()
+        bar.addWidget(self.target)
+        bar.addWidget(self.metric)
+        for k, label in enumerate([*RANGES, CUSTOM]):
+            b = QPushButton(label)
+            b.setCheckable(True)
+            b.setChecked(label == self.range_key)
+            self.buttons.addButton(b, k)
+            b.clicked.connect(lambda _c=False, key=label: self.set_range(key))
+            bar.addWidget(b)
+        now = QDateTime.currentDateTime()
+        self.since_edit = QDateTimeEdit(now.addSecs(-6 * 3600))
+        self.until_edit = QDateTimeEdit(now)
+        for e in (self.since_edit, self.until_edit):
+            e.setCalendarPopup(True)
+            e.setDisplayFormat("yyyy-MM-dd HH:mm")
+            e.dateTimeChanged.connect(lambda _d: self.range_key == CUSTOM and self.reload())
+            bar.addWidget(e)
+        bar.addStretch(1)
+        self.png_button = QPushButton("Export PNG…")
+        self.csv_button = QPushButton("Export CSV…")
+        self.png_button.clicked.connect(self._ask_png)
+        self.csv_button.clicked.connect(self._ask_csv)
+        bar.addWidget(self.png_button)
+        bar.addWidget(self.csv_button)
+
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        self.plot.setBackground(theme.plot_bg)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        item = self.plot.getPlotItem()
+        item.setMenuEnabled(False)
+        for menu in (item.ctrlMenu, item.vb.menu):  # parentless in pyqtgraph: owned here
+            if menu is not None and menu.parent() is None:
+                menu.setParent(self, menu.windowFlags())
+        colour = pg.mkColor(theme.curves[0])
+        band = pg.mkColor(theme.curves[0])
+        band.setAlpha(60)
+        self.lo_curve = self.plot.plot(pen=None)
+        self.hi_curve = self.plot.plot(pen=None)
+        self.band = pg.FillBetweenItem(self.lo_curve, self.hi_curve, brush=band)
+        self.plot.addItem(self.band)
+        self.mean_curve = self.plot.plot(pen=pg.mkPen(colour, width=1.5))
+        self.info = QLabel("")
+        self.info.setObjectName("muted")
+        lay = QVBoxLayout(self)
+        lay.addLayout(bar)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.info)
+        self._fill_metrics()
+
+    # -- choices --------------------------------------------------------------------
+    def _metrics_for(self, key: str) -> list[str]:
+        if key.startswith("@"):
+            return [m for m in AGGREGATES if m != "devices_ok"] + ["devices_ok"]
+        dev = self.session.site.device(key)
+        kind = dev.kind if dev is not None else ""
+        return [m.name for m in CATALOGUE.values() if m.numeric and kind in m.kinds]
+
+    def _fill_metrics(self) -> None:
+        self.metric.blockSignals(True)
+        self.metric.clear()
+        for m in self._metrics_for(str(self.target.currentData())):
+            info = CATALOGUE.get(m)
+            self.metric.addItem(f"{info.label} ({info.unit})" if info and info.unit
+                                else (info.label if info else m), m)
+        self.metric.blockSignals(False)
+        self.reload()
+
+    def select(self, key: str, metric: str) -> None:
+        self.target.setCurrentIndex(max(0, self.target.findData(key)))
+        self.metric.setCurrentIndex(max(0, self.metric.findData(metric)))
+        self.reload()
+
+    def set_range(self, key: str) -> None:
+        self.range_key = key
+        for b in self.buttons.buttons():
+            b.setChecked(b.text() == key)
+        self.reload()
+
+    def span(self) -> tuple[float, float]:
+        if self.range_key == CUSTOM:
+            return (self.since_edit.dateTime().toSecsSinceEpoch(),
+                    self.until_edit.dateTime().toSecsSinceEpoch())
+        now = self.clock()
+        return now - RANGES[self.range_key], now
+
+    # -- data -------------------------------------------------------------------------
+    def _reader(self) -> HistoryReader | None:
+        ddir = self.session.data_dir
+        if ddir is None or not (Path(ddir) / DB_NAME).exists():
+            return None
+        return HistoryReader(Path(ddir) / DB_NAME)
+
+    def reload(self) -> None:
+        key, metric = self.target.currentData(), self.metric.currentData()
+        if key is None or metric is None:
+            return
+        since, until = self.span()
+        reader = self._reader()
+        if reader is None:
+            self.series = Series(str(key), str(metric), "raw")
+            self.info.setText("No history recorded for this site yet.")
+        else:
+            try:
+                self.series = reader.series(str(key), str(metric), since, until)
+            finally:
+                reader.close()
+            s = self.series
+            self.info.setText(f"{len(s)} points · resolution {s.resolution}"
+                              + ("" if s.resolution == "raw" else " (min/max band, mean line)"))
+        self._draw(since, until)
+
+    def _draw(self, since: float, until: float) -> None:
+        s = self.series
+        assert s is not None
+        x = s.ts
+        bucketed = len(x) > 0 and any(lv != "raw" for lv in s.level)
+        self.mean_curve.setData(x, s.mean)
+        if bucketed:
+            self.lo_curve.setData(x, s.min)
+            self.hi_curve.setData(x, s.max)
+        else:
+            self.lo_curve.setData([], [])
+            self.hi_curve.setData([], [])
+        self.band.setVisible(bucketed)
+        self.plot.setXRange(since, until, padding=0)
+        if len(x) and np.isfinite(s.mean).any():
+            self.plot.enableAutoRange(axis="y")
+
+    # -- export -------------------------------------------------------------------------
+    def export_csv(self, path: Path) -> None:
+        if self.series is not None:
+            Path(path).write_text(self.series.to_csv(), encoding="utf-8")
+
+    def export_png(self, path: Path) -> bool:
+        return self.plot.grab().save(str(path), "PNG")
+
+    def _ask_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export chart", "history.png",
+                                              "PNG images (*.png)")
+        if path:
+            self.export_png(Path(path))
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export data", "history.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_csv(Path(path))

@@ -1,0 +1,88 @@
+"""What an open site gets beside the console: history and the alarm log in
+its data dir, the Prometheus endpoint (--metrics-port), alarm notifications,
+and the History window. MainWindow calls `start_services` once the session
+exists and `stop_services` before it goes."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QMainWindow
+
+from opsconsole.ui.alarm_actions import AlarmNotifier, build_alarm_menu
+
+log = logging.getLogger(__name__)
+
+
+def configure(win: QMainWindow, args: Any) -> None:
+    """Options from the command line (`--metrics-port`, `--metrics-address`)."""
+    win.metrics_port = getattr(args, "metrics_port", None)  # type: ignore[attr-defined]
+    win.metrics_address = getattr(args, "metrics_address", "127.0.0.1")  # type: ignore[attr-defined]
+
+
+def site_data_dir(win: Any) -> Path:
+    """The same folder as the duty journal: --data-dir, else per site; the
+    demo's is per run (its simulator starts fresh every time)."""
+    if win.data_dir is not None:
+        return Path(win.data_dir)
+    site = win.session.site
+    if win._demo:
+        return (site.path.parent if site.path else Path(tempfile.mkdtemp())) / "data"
+    from opsconsole.core.paths import default_data_dir
+
+    return default_data_dir(site.name, site.path)
+
+
+def build_menus(win: Any) -> None:
+    build_alarm_menu(win.menuBar(), win.settings)
+    m = win.menuBar().addMenu("&History")
+    m.addAction("Charts over &history…", lambda: open_history(win))
+
+
+def open_history(win: Any) -> Any:
+    from opsconsole.ui.history_view import HistoryDialog
+
+    if win.session is None:
+        return None
+    dlg = getattr(win, "history_dialog", None)
+    if dlg is None or dlg.session is not win.session:
+        dlg = HistoryDialog(win.session, win.theme, win)
+        win.history_dialog = dlg
+    dlg.reload()
+    dlg.show()
+    dlg.raise_()
+    return dlg
+
+
+def start_services(win: Any) -> None:
+    session = win.session
+    try:
+        session.attach_storage(site_data_dir(win))
+    except Exception as exc:  # an unwritable data dir must not cost the console
+        log.exception("history and alarm log unavailable")
+        win.show_message(f"History and alarm log unavailable: {exc}")
+    port = getattr(win, "metrics_port", None)
+    if port is not None:
+        from opsconsole.core.prometheus import MetricsServer
+
+        try:
+            session.exporter = MetricsServer(session.site, port,
+                                             getattr(win, "metrics_address", "127.0.0.1"))
+            session.cycle_done.connect(lambda st: session.exporter is not None
+                                       and session.exporter.publish(cycle_s=st.duration_s))
+            win.show_message(f"Serving {session.exporter.url}")
+        except (OSError, ValueError) as exc:
+            win.show_message(f"Cannot serve /metrics on port {port}: {exc}")
+    win.alarm_notifier = AlarmNotifier(session, win.settings, session)
+
+
+def stop_services(win: Any) -> None:
+    dlg = getattr(win, "history_dialog", None)
+    if dlg is not None:
+        dlg.close()
+        dlg.deleteLater()
+        win.history_dialog = None
+    win.alarm_notifier = None
