@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from opsconsole.core.errors import ConfigError
+from opsconsole.core.paths import resources_dir
 from opsconsole.ui import theme as themes
 from opsconsole.ui.main_window import MainWindow, load_site_file
 from opsconsole.ui.services import configure as configure_services
@@ -41,6 +43,10 @@ def _app() -> QApplication:
     app.setOrganizationName("opsconsole")
     app.setApplicationName("opsconsole")
     app.setApplicationDisplayName("opsconsole")
+    app.setDesktopFileName("opsconsole")  # Wayland matches the window to its .desktop entry
+    icon = resources_dir() / "icons" / "opsconsole.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
