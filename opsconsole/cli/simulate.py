@@ -1,5 +1,7 @@
-"""`opsconsole simulate [--miners N] [--gpus N] [--write-config FILE]`: the
-simulated site's SNMP agents on loopback, until interrupted."""
+"""`opsconsole simulate [--miners N] [--gpus N] [--write-config FILE]
+[--row-offset N]`: the simulated site's SNMP agents on loopback, until
+interrupted. `--row-offset` lets several simulators (each with its own
+open-files limit: one UDP socket per device) serve disjoint rows of one big site."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from opsconsole.cli.main import EXIT_OK, EXIT_USAGE
 async def _serve(args: argparse.Namespace) -> None:
     from opsconsole.sim.site import SimSite
 
-    kwargs = {"miners": args.miners, "gpus": args.gpus, "seed": args.seed}
+    kwargs = {"miners": args.miners, "gpus": args.gpus, "seed": args.seed,
+              "row_offset": getattr(args, "row_offset", 0)}
     if args.fault_rate is not None:
         kwargs["fault_rate"] = args.fault_rate
     site = SimSite(**kwargs)
@@ -45,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulate: --host {args.host}: must be a loopback address (127.0.0.0/8 or ::1)",
               file=sys.stderr)
         return EXIT_USAGE
-    if args.miners < 0 or args.gpus < 0:
-        print("simulate: --miners and --gpus must be >= 0", file=sys.stderr)
+    if args.miners < 0 or args.gpus < 0 or getattr(args, "row_offset", 0) < 0:
+        print("simulate: --miners, --gpus and --row-offset must be >= 0", file=sys.stderr)
         return EXIT_USAGE
     asyncio.run(_serve(args))
     return EXIT_OK

@@ -29,6 +29,7 @@ from opsconsole.core.store import LiveStore
 SLICE = 1000  # readings per event-loop turn
 GIL_SWITCH_S = 0.001  # the collector and history threads share the GIL with the GUI
 GC_GEN0 = 5000  # objects allocated between young collections (Python's default: 700)
+GROUP_ALARMS_EVERY_S = 1.0  # group power alarms (held for a minute) need no more
 
 
 def tune_interpreter() -> None:
@@ -86,6 +87,7 @@ class SiteSession(QObject):
         self._queue: deque[Reading] = deque()
         self._slicing = False
         self._had_data = False
+        self._groups_checked = 0.0  # when group power alarms were last evaluated
         # Optional services (attach_storage / ui.services): history, alarm log, /metrics
         self.history: Any = None  # core.history.HistoryWriter
         self.alarm_log: Any = None  # core.alarmlog.AlarmLog
@@ -131,7 +133,10 @@ class SiteSession(QObject):
             if r is not None:
                 self.status_code[i] = STATUS_CODES[r.status.value]
         events = self.alarms.update(chunk, now)
-        events += self.alarms.update_groups(self.group_power(), now)
+        if now - self._groups_checked >= GROUP_ALARMS_EVERY_S:
+            # Every group (500 at 20,000 miners) in Python: once a second, not per slice.
+            self._groups_checked = now
+            events += self.alarms.update_groups(self.group_power(), now)
         changed = sorted(set(changed) | self._sync_alarm_flags(events))
         if events:
             self.events.emit(events)
