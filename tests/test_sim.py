@@ -597,3 +597,28 @@ def test_site_file_loads_with_the_real_loader(sim_site: SimSite) -> None:
     assert miner.metrics["state"].convert(4) == "fault"
     assert pdu.metrics["outlet_state"].convert(1) == "off"
     assert pdu.controls["outlet_reboot"].oid_for(3) == ber.oid_to_str((*pm.OID_OUTLET_CONTROL, 3))
+
+
+def test_planned_faults_show_at_their_time() -> None:
+    """add_fault places a fault on the clock (the demo uses it so alarms show
+    within a minute): a dropped board loses its temperature row and a third of
+    the hashrate; an offline miner stops answering; both end on time."""
+    clock = ManualClock()
+    m = SimMiner("a-01", 42, clock=clock, fault_rate=0.0)
+    clock.advance(60)  # past boot and ramp
+    before = m.sample()
+    assert before.answering and None not in before.board_temps
+    m.add_fault("board", clock() + 10, 100, which=2)
+    m.add_fault("offline", clock() + 200, 30)
+    clock.advance(20)
+    s = m.sample()
+    assert s.board_temps[1] is None and s.state == mm.FAULT
+    assert s.hashrate_ghs < 0.75 * before.hashrate_ghs
+    clock.advance(100)
+    assert None not in m.sample().board_temps  # over after 100 s
+    clock.advance(90)
+    assert not m.sample().answering
+    clock.advance(40)
+    assert m.sample().answering
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        m.add_fault("melted", clock(), 1)

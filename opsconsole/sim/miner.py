@@ -193,6 +193,7 @@ class SimMiner:
         # faults: drawn from their own stream so the model mix never shifts them
         self._fault_rng = random.Random(seed ^ 0x5EED_FA17)
         self._faults: list[Fault] = []
+        self._planned: list[Fault] = []  # faults placed by hand (demo, tests)
         self._fault_horizon = t0
         self._cache: MinerSample | None = None
         self.mib = self._build_mib()
@@ -238,7 +239,20 @@ class SimMiner:
 
     # -- faults
 
+    def add_fault(self, kind: str, start: float, duration_s: float, which: int = 1) -> Fault:
+        """Place a fault ("board", "fan" or "offline") at clock time `start`,
+        besides the random schedule: the demo shows alarms within a minute."""
+        if kind not in ("board", "fan", "offline"):
+            raise ValueError(f"unknown fault kind {kind!r}")
+        f = Fault(start, start + duration_s, kind, which)
+        self._planned.append(f)
+        return f
+
     def _faults_at(self, t: float) -> tuple[Fault, ...]:
+        planned = tuple(f for f in self._planned if f.start <= t < f.end)
+        return self._random_faults_at(t) + planned
+
+    def _random_faults_at(self, t: float) -> tuple[Fault, ...]:
         if self.fault_rate <= 0:
             return ()
         while self._fault_horizon <= t + 3600:

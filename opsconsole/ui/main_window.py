@@ -3,6 +3,7 @@ collector thread and the session, and shuts both down cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -44,10 +45,22 @@ log = logging.getLogger(__name__)
 DEMO_MINERS, DEMO_GPUS, DEMO_HYBRID_MINERS = 120, 8, 4
 
 
+# (miner, fault, starts after s, lasts s, board/fan number)
+DEMO_FAULTS = (("a-07", "board", 20, 1800, 2), ("b-12", "fan", 40, 1200, 1),
+               ("c-05", "offline", 60, 150, 0))
+
+
 def make_demo_site(miners: int = DEMO_MINERS, gpus: int = DEMO_GPUS) -> Any:
     from opsconsole.sim.site import SimSite
 
-    return SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS)
+    site = SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS)
+    # A few faults early on, so a demo shows (and can acknowledge) real alarms
+    # within a minute or two instead of waiting on the random schedule.
+    now = site.clock()
+    for device, kind, start_s, duration_s, which in DEMO_FAULTS:
+        with contextlib.suppress(KeyError):
+            site.miner(device).add_fault(kind, now + start_s, duration_s, which)
+    return site
 
 
 def load_site_file(path: Path) -> Site:
