@@ -9,10 +9,11 @@ short transaction; synchronous=NORMAL keeps them cheap on the GUI thread.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from opsconsole.core.sqlite_wal import open_wal
 
 DB_NAME = "alarms.sqlite"
 SCHEMA = """
@@ -33,13 +34,8 @@ CREATE INDEX IF NOT EXISTS alarm_log_raised ON alarm_log(raised_at);
 class AlarmLog:
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = open_wal(self.path, timeout_s=10.0, rows=True)
         self._db.executescript(SCHEMA)
 
     @classmethod

@@ -8,6 +8,8 @@ object (noSuchObject, noSuchInstance, endOfMibView) is None, never an error.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,3 +66,56 @@ class SnmpEngine(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# -- helpers the engines share ------------------------------------------------
+
+_OID_RE = re.compile(r"\d+(?:\.\d+)+")
+
+
+def norm_oid(oid: str) -> str:
+    """A dotted numeric OID without a leading dot; names are refused (they
+    would send pysnmp looking for MIB files, and profiles hold numbers)."""
+    norm = oid.strip().lstrip(".")
+    if not _OID_RE.fullmatch(norm):
+        raise SnmpError(f"not a numeric OID: {oid!r}")
+    return norm
+
+
+class TooBig(Exception):
+    """The agent answered tooBig: the request must shrink (engine-internal)."""
+
+
+async def get_in_chunks(
+    target: SnmpTarget,
+    oids: list[str],
+    get_chunk: Callable[[SnmpTarget, list[str]], Awaitable[dict[str, SnmpValue]]],
+    pdu_sizes: dict[tuple[str, int], int],
+    default_size: int,
+    count: Callable[[str], None],
+    max_agents: int = 50_000,
+) -> dict[str, SnmpValue]:
+    """GET many OIDs in as few PDUs as the agent accepts: start at
+    `default_size` OIDs per PDU, halve on tooBig and remember the accepted size
+    per agent (the dict is bounded so memory stays flat at any fleet size)."""
+    wanted = list(dict.fromkeys(norm_oid(o) for o in oids))
+    found: dict[str, SnmpValue] = {}
+    agent = (target.host, target.port)
+    pos = 0
+    while pos < len(wanted):
+        chunk = wanted[pos : pos + pdu_sizes.get(agent, default_size)]
+        try:
+            found.update(await get_chunk(target, chunk))
+        except TooBig:
+            count("too_big")
+            if len(chunk) == 1:
+                count("errors")
+                raise SnmpError(
+                    f"{target.host}:{target.port}: GET {chunk[0]}: tooBig for a single OID"
+                ) from None
+            if len(pdu_sizes) >= max_agents:
+                pdu_sizes.clear()
+            pdu_sizes[agent] = max(1, len(chunk) // 2)
+            continue
+        pos += len(chunk)
+    return {o: found.get(norm_oid(o)) for o in oids}

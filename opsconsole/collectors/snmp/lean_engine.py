@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import ipaddress
 import random
-import re
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,12 +32,14 @@ from opsconsole.collectors.snmp.engine import (
     SnmpTarget,
     SnmpTimeout,
     SnmpValue,
+    TooBig,
+    get_in_chunks,
+    norm_oid,
 )
 
 RECV_BUFFER_BYTES = 4 << 20  # hundreds of answers in flight: see PysnmpEngine._tune_socket
 MAX_TRACKED_AGENTS = 50_000  # bounds the per-agent dicts (memory stays flat)
 
-_OID_RE = re.compile(r"\d+(?:\.\d+)+")
 _ERROR_NAMES = {
     0: "noError", 1: "tooBig", 2: "noSuchName", 3: "badValue", 4: "readOnly", 5: "genErr",
     6: "noAccess", 7: "wrongType", 8: "wrongLength", 9: "wrongEncoding", 10: "wrongValue",
@@ -48,8 +49,6 @@ _ERROR_NAMES = {
 Addr = tuple[str, int]
 
 
-class _TooBig(Exception):
-    pass
 
 
 class UnsupportedByEngine(SnmpError):
@@ -57,11 +56,6 @@ class UnsupportedByEngine(SnmpError):
 
 
 @lru_cache(maxsize=16384)
-def _norm_oid(oid: str) -> str:
-    norm = oid.strip().lstrip(".")
-    if not _OID_RE.fullmatch(norm):
-        raise SnmpError(f"not a numeric OID: {oid!r}")
-    return norm
 
 
 @lru_cache(maxsize=16384)
@@ -305,7 +299,7 @@ class LeanEngine:
                 if p.handle is not None:
                     p.handle.cancel()
         if msg.pdu.error_status == ber.TOO_BIG:
-            raise _TooBig
+            raise TooBig
         return msg.pdu
 
     def _status_error(self, target: SnmpTarget, what: str, pdu: ber.Pdu,
@@ -319,28 +313,12 @@ class LeanEngine:
     # -- get -------------------------------------------------------------------------
 
     async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, SnmpValue]:
-        wanted = list(dict.fromkeys(_norm_oid(o) for o in oids))
-        found: dict[str, SnmpValue] = {}
-        agent = (target.host, target.port)
-        pos = 0
-        while pos < len(wanted):
-            size = self._pdu_size.get(agent, self.max_oids_per_pdu)
-            chunk = wanted[pos : pos + size]
-            try:
-                found.update(await self._get_chunk(target, chunk))
-            except _TooBig:
-                self._c.too_big += 1
-                if len(chunk) == 1:
-                    self._c.errors += 1
-                    raise SnmpError(
-                        f"{target.host}:{target.port}: GET {chunk[0]}: tooBig for a single OID"
-                    ) from None
-                if len(self._pdu_size) >= MAX_TRACKED_AGENTS:
-                    self._pdu_size.clear()
-                self._pdu_size[agent] = max(1, len(chunk) // 2)
-                continue
-            pos += len(chunk)
-        return {o: found.get(_norm_oid(o)) for o in oids}
+        return await get_in_chunks(target, oids, self._get_chunk, self._pdu_size,
+                                   self.max_oids_per_pdu, self._count,
+                                   max_agents=MAX_TRACKED_AGENTS)
+
+    def _count(self, what: str) -> None:
+        setattr(self._c, what, getattr(self._c, what) + 1)
 
     async def _get_chunk(self, target: SnmpTarget, chunk: list[str]) -> dict[str, SnmpValue]:
         values: dict[str, SnmpValue] = {}
@@ -371,7 +349,7 @@ class LeanEngine:
     # -- walk ------------------------------------------------------------------------
 
     async def walk(self, target: SnmpTarget, oid: str) -> list[tuple[str, SnmpValue]]:
-        norm = _norm_oid(oid)
+        norm = norm_oid(oid)
         root = _oid_tuple(norm)
         v1 = target.credentials.version == "1"
         rows: list[tuple[str, SnmpValue]] = []
@@ -387,7 +365,7 @@ class LeanEngine:
                         return rows
                 else:
                     pdu = await self._request(target, ber.GET_BULK_REQUEST, 0, reps, body)
-            except _TooBig:
+            except TooBig:
                 self._c.too_big += 1
                 if v1 or reps == 1:
                     self._c.errors += 1

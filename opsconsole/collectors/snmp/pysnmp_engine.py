@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import re
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,6 +66,9 @@ from opsconsole.collectors.snmp.engine import (
     SnmpTarget,
     SnmpTimeout,
     SnmpValue,
+    TooBig,
+    get_in_chunks,
+    norm_oid,
 )
 from opsconsole.core.site import Credentials
 
@@ -127,19 +129,10 @@ _DROP_COUNTERS = (
 )
 
 
-class _TooBig(Exception):
-    """The agent (or our own engine) found the PDU too big: split it."""
 
 
-_OID_RE = re.compile(r"\d+(?:\.\d+)+")
 
 
-def _norm_oid(oid: str) -> str:
-    """Numeric OIDs only: a name would make pysnmp go looking for MIB files."""
-    norm = oid.strip().lstrip(".")
-    if not _OID_RE.fullmatch(norm):
-        raise SnmpError(f"not a numeric OID: {oid!r}")
-    return norm
 
 
 def to_python(value: Any) -> SnmpValue:
@@ -359,7 +352,7 @@ class PysnmpEngine:
                     f" x {target.retries + 1} tries"
                 )
             if isinstance(ind, errind.TooBig):
-                raise _TooBig
+                raise TooBig
             self._counts["errors"] += 1
             if isinstance(ind, _AUTH_INDICATIONS):
                 raise SnmpAuthError(
@@ -371,8 +364,11 @@ class PysnmpEngine:
         if target.credentials.version == "3":
             self._v3_ok.add(v3_key)
         if int(status) == _TOO_BIG:
-            raise _TooBig
+            raise TooBig
         return ind, status, index, var_binds
+
+    def _count(self, what: str) -> None:
+        self._counts[what] += 1
 
     def _status_error(
         self, target: SnmpTarget, what: str, status: Any, index: Any, oids: Sequence[str]
@@ -386,26 +382,8 @@ class PysnmpEngine:
     # -- get -------------------------------------------------------------------------
 
     async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, SnmpValue]:
-        wanted = list(dict.fromkeys(_norm_oid(o) for o in oids))
-        found: dict[str, SnmpValue] = {}
-        agent = (target.host, target.port)
-        pos = 0
-        while pos < len(wanted):
-            size = self._pdu_size.get(agent, self.max_oids_per_pdu)
-            chunk = wanted[pos : pos + size]
-            try:
-                found.update(await self._get_chunk(target, chunk))
-            except _TooBig:
-                self._counts["too_big"] += 1
-                if len(chunk) == 1:
-                    self._counts["errors"] += 1
-                    raise SnmpError(
-                        f"{target.host}:{target.port}: GET {chunk[0]}: tooBig for a single OID"
-                    ) from None
-                self._pdu_size[agent] = max(1, len(chunk) // 2)
-                continue
-            pos += len(chunk)
-        return {o: found.get(_norm_oid(o)) for o in oids}
+        return await get_in_chunks(target, oids, self._get_chunk, self._pdu_size,
+                                   self.max_oids_per_pdu, self._count)
 
     def _get_varbind(self, oid: str) -> ObjectType:
         """A GET varbind resolved once per OID and reused: pysnmp re-resolves
@@ -448,7 +426,7 @@ class PysnmpEngine:
     # -- walk ------------------------------------------------------------------------
 
     async def walk(self, target: SnmpTarget, oid: str) -> list[tuple[str, SnmpValue]]:
-        root = tuple(int(x) for x in _norm_oid(oid).split("."))
+        root = tuple(int(x) for x in norm_oid(oid).split("."))
         v1 = target.credentials.version == "1"
         rows: list[tuple[str, SnmpValue]] = []
         last = root
@@ -466,13 +444,13 @@ class PysnmpEngine:
                     _, status, index, answer = await self._request(
                         target, "GETBULK", bulk_cmd, 0, reps, start
                     )
-            except _TooBig:
+            except TooBig:
                 # Agents should trim GETBULK answers themselves; some say tooBig.
                 self._counts["too_big"] += 1
                 if v1 or reps == 1:
                     self._counts["errors"] += 1
                     raise SnmpError(
-                        f"{target.host}:{target.port}: walk {_norm_oid(oid)}: tooBig"
+                        f"{target.host}:{target.port}: walk {norm_oid(oid)}: tooBig"
                     ) from None
                 reps = max(1, reps // 2)
                 continue
@@ -487,7 +465,7 @@ class PysnmpEngine:
                 if cur <= last:
                     self._counts["errors"] += 1
                     raise SnmpError(
-                        f"{target.host}:{target.port}: walk {_norm_oid(oid)}: OID not"
+                        f"{target.host}:{target.port}: walk {norm_oid(oid)}: OID not"
                         f" increasing ({name} after {'.'.join(map(str, last))})"
                     )
                 rows.append((str(name), to_python(value)))
@@ -499,7 +477,7 @@ class PysnmpEngine:
         make = _SET_TYPES.get(type_)
         if make is None:
             raise SnmpError(f"SET {oid}: unknown type {type_!r} (integer | unsigned | string)")
-        oid = _norm_oid(oid)
+        oid = norm_oid(oid)
         try:
             typed = make(value.encode() if isinstance(value, str) and type_ == "string" else value)
         except Exception as exc:  # pyasn1 range / type errors
@@ -514,7 +492,7 @@ class PysnmpEngine:
             _, status, _index, answer = await self._request(
                 target, "SET", set_cmd, ObjectType(ObjectIdentity(oid), typed)
             )
-        except _TooBig:
+        except TooBig:
             self._counts["errors"] += 1
             raise SnmpError(f"{target.host}:{target.port}: SET {oid}: tooBig") from None
         if int(status):

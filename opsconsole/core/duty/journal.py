@@ -41,6 +41,7 @@ from opsconsole.core.duty.model import (
     Plan,
     StepResult,
 )
+from opsconsole.core.sqlite_wal import open_wal
 
 DB_NAME = "duty.sqlite"
 SCHEMA = """
@@ -114,17 +115,12 @@ def pid_alive(pid: int) -> bool:
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
         self.user = os_user()
         self._lock = threading.RLock()  # one connection, used from the loop and readers
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process (not a power cut): the
-        # crash we must handle is kill -9, and commits stay cheap for 500 devices.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # WAL + synchronous=NORMAL survives a killed process (not a power cut):
+        # the crash we must handle is kill -9, and commits stay cheap.
+        self._db = open_wal(self.path, rows=True)
         self._db.executescript(SCHEMA)
 
     @classmethod

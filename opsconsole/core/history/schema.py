@@ -23,6 +23,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsconsole.core.sqlite_wal import open_wal
+
 DB_NAME = "history.sqlite"
 SITE_KEY = "@site"
 DAY = 86400.0
@@ -70,14 +72,7 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL and
     synchronous=NORMAL: a killed process loses at most the open transaction
     and never corrupts the file; only a power cut may lose the last commits."""
-    path = Path(path)
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"file:{path}" + ("" if create else "?mode=rw")
-    db = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None,
-                         check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    db = open_wal(path, create=create)
     if create:
         db.executescript(SCHEMA)
     return db
