@@ -31,11 +31,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import os
 import resource
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,7 +46,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poller_bench import OIDS, PROFILE
-from snmpd_agent import SNMPD, free_udp_port
+from snmpd_agent import Snmpd
 
 LIVE_NET = ipaddress.IPv4Address("127.1.0.0")
 DEAD_NET = ipaddress.IPv4Address("127.2.0.0")
@@ -59,47 +57,21 @@ def device_ip(base: ipaddress.IPv4Address, i: int) -> str:
     return str(base + (i // 250) * 256 + i % 250 + 1)
 
 
-class FleetSnmpd:
+class FleetSnmpd(Snmpd):
     """One snmpd answering every 127.x address on one port, plus a silent port."""
 
     def __init__(self) -> None:
-        self.port = free_udp_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="opsconsole-scale-snmpd-"))
-        lines = ["rocommunity public 127.0.0.0/8"]
-        lines += [f"override {oid} {typ} {val}" for oid, (typ, val) in OIDS.items()]
-        (self.dir / "snmpd.conf").write_text("\n".join(lines) + "\n")
-        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(self.dir / "persist"), MIBS="")
         # udp:PORT listens on the wildcard address: the only way for one socket to
-        # serve 127.1.0.0/16; the community above refuses every non-loopback source.
-        self.proc = subprocess.Popen(
-            [SNMPD, "-f", "-Lo", "-C", "-c", str(self.dir / "snmpd.conf"),
-             "-p", str(self.dir / "pid"), f"udp:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        # serve 127.1.0.0/16; the community refuses every non-loopback source.
+        super().__init__(OIDS, sources="127.0.0.0/8", wildcard=True,
+                         probe_host=device_ip(LIVE_NET, 0))
         self.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.silent.bind(("127.0.0.1", 0))  # dead devices: bound, never read
         self.dead_port = self.silent.getsockname()[1]
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            r = subprocess.run(["snmpget", "-v2c", "-c", "public", "-t", "0.3", "-r", "0",
-                                f"{device_ip(LIVE_NET, 0)}:{self.port}", "1.3.6.1.2.1.1.3.0"],
-                               capture_output=True, text=True)
-            if r.returncode == 0:
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("snmpd did not answer within 15 s")
 
     def stop(self) -> None:
         self.silent.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().stop()
 
 
 def write_fleet(folder: Path, agent: FleetSnmpd, devices: int, dead_frac: float,

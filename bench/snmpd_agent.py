@@ -23,17 +23,23 @@ class Snmpd:
     """snmpd -f on 127.0.0.1:port with a read community and some overrides."""
 
     def __init__(self, overrides: dict[str, tuple[str, str]] | None = None,
-                 community: str = "public"):
+                 community: str = "public", *, sources: str = "127.0.0.1",
+                 wildcard: bool = False, probe_host: str = "127.0.0.1"):
+        """`wildcard`: listen on udp:PORT (every address), so that one socket
+        answers a whole 127.x range of simulated devices; `sources` still
+        limits who is answered (loopback only)."""
         self.port = free_udp_port()
+        self.probe_host = probe_host
         self.dir = Path(tempfile.mkdtemp(prefix="opsconsole-bench-snmpd-"))
-        lines = [f"rocommunity {community} 127.0.0.1"]
+        lines = [f"rocommunity {community} {sources}"]
         for oid, (typ, val) in (overrides or {}).items():
             lines.append(f"override {oid} {typ} {val}")
         (self.dir / "snmpd.conf").write_text("\n".join(lines) + "\n")
         env = dict(os.environ, SNMP_PERSISTENT_DIR=str(self.dir / "persist"), MIBS="")
         self.proc = subprocess.Popen(
             [SNMPD, "-f", "-Lo", "-C", "-c", str(self.dir / "snmpd.conf"),
-             "-p", str(self.dir / "pid"), f"udp:127.0.0.1:{self.port}"],
+             "-p", str(self.dir / "pid"),
+             f"udp:{self.port}" if wildcard else f"udp:127.0.0.1:{self.port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
         self._wait_ready()
@@ -42,7 +48,7 @@ class Snmpd:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             r = subprocess.run(["snmpget", "-v2c", "-c", "public", "-t", "0.3", "-r", "0",
-                                f"127.0.0.1:{self.port}", "1.3.6.1.2.1.1.3.0"],
+                                f"{self.probe_host}:{self.port}", "1.3.6.1.2.1.1.3.0"],
                                capture_output=True, text=True)
             if r.returncode == 0:
                 return
