@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
@@ -188,6 +189,14 @@ class DevicesModel(QAbstractTableModel):
             return units.metric(col.metric, v, with_unit=False)
         return str(v)
 
+    def multiData(self, index: Index, roles: QModelRoleDataSpan) -> None:
+        """Every role of one cell in one call. Qt's delegates ask for seven
+        roles per painted cell; answered one by one, each is a separate entry
+        into Python that must win the GIL from the collector and history
+        threads, and at 20,000 devices those waits add up to long stalls."""
+        for rd in roles:
+            rd.setData(self.data(index, rd.role()))
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -340,6 +349,11 @@ class DevicesProxy(QSortFilterProxyModel):
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         return bool(self._accept[self.src._order[source_row]])
+
+    def multiData(self, index: Index, roles: QModelRoleDataSpan) -> None:
+        # QSortFilterProxyModel answers multiData with one data() per role;
+        # forward it whole (see DevicesModel.multiData).
+        self.src.multiData(self.mapToSource(index), roles)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.src.sort(column, order)
