@@ -207,3 +207,20 @@ def test_alarms_page_lists_active_alarms(qtbot, manual):
     assert page.shown == 2
     assert page.rows[0][1].text().startswith("a-01")
     assert "95 °C" in page.rows[0][2].text()
+
+
+def test_acknowledged_alarm_shows_who_and_sorts_last(qtbot, manual):
+    win, clock, runtimes, site = manual
+    hot = {"a-01": 95.0, "b-02": 91.0}
+    push(qtbot, win, runtimes, make_batch(site, ts=clock.t, temps=hot))
+    tracker = win.session.alarms
+    a01 = next(a for a in tracker.alarms() if a.device == "a-01")
+    acked, _events = tracker.acknowledge("a-01", a01.key, "night-op", "fan swap booked",
+                                         clock.t)
+    assert acked is not None
+    page = win.pages[win.page_names.index("alarms")]
+    win.rotator.show(win.page_names.index("alarms"))
+    page.refresh()
+    assert page.rows[0][1].text().startswith("b-02")  # still open: first
+    assert page.rows[1][1].text().startswith("a-01")
+    assert "ack night-op" in page.rows[1][2].text()

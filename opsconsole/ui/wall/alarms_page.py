@@ -17,14 +17,19 @@ from opsconsole.ui.wall.scale import WallScale
 from opsconsole.ui.wall.widgets import WallLabel
 
 MAX_ROWS = 30
-_ORDER = {AlarmKind.TEMP: 0, AlarmKind.UNREACHABLE: 1, AlarmKind.HASHRATE: 2}
+_ORDER = {AlarmKind.TEMP: 0, AlarmKind.UNREACHABLE: 1, AlarmKind.GROUP_POWER: 2,
+          AlarmKind.RULE: 3, AlarmKind.HASHRATE: 4}
 _KIND_TEXT = {AlarmKind.TEMP: "HOT", AlarmKind.UNREACHABLE: "DOWN",
-              AlarmKind.HASHRATE: "SLOW"}
+              AlarmKind.HASHRATE: "SLOW", AlarmKind.GROUP_POWER: "POWER",
+              AlarmKind.RULE: "RULE"}
 
 
 def ordered(alarms: list[Alarm]) -> list[Alarm]:
-    """Worst kind first, then the longest-standing."""
-    return sorted(alarms, key=lambda a: (_ORDER.get(a.kind, 9), a.since, a.device))
+    """Unacknowledged before acknowledged, critical first, then the worst
+    kind, then the longest-standing."""
+    return sorted(alarms, key=lambda a: (getattr(a, "state", "raised") != "raised",
+                                         getattr(a, "severity", "warning") != "critical",
+                                         _ORDER.get(a.kind, 9), a.since, a.device))
 
 
 class AlarmsPage(QWidget):
@@ -103,9 +108,14 @@ class AlarmsPage(QWidget):
             if k < fit:
                 a = alarms[k]
                 kind.set_text(_KIND_TEXT.get(a.kind, a.kind.value.upper()))
-                kind.set_colour(t.bad if a.kind is AlarmKind.TEMP else t.warn)
-                dev.set_text(f"{a.device}  ({group_of.get(a.device, '?')})")
-                msg.set_text(a.message)
+                acked = getattr(a, "acked_by", None)
+                hot = a.kind is AlarmKind.TEMP or getattr(a, "severity", "") == "critical"
+                kind.set_colour(t.muted if acked else t.bad if hot else t.warn)
+                where = "group" if getattr(a, "scope", "device") == "group" else \
+                    group_of.get(a.device, "?")
+                dev.set_text(f"{a.device}  ({where})")
+                # who took it on: the room sees an alarm is being handled
+                msg.set_text(f"{a.message} · ack {acked}" if acked else a.message)
                 age = now - a.since
                 since.set_text(f"for {units.duration(age)}" if age >= 1 else "just now")
             for w in (kind, dev, msg, since):
