@@ -15,6 +15,8 @@ Stats are the sum of both engines' counters plus the routing counters.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from opsconsole.collectors.snmp.engine import SnmpTarget, SnmpTimeout, SnmpValue
 from opsconsole.collectors.snmp.lean_engine import LeanEngine, UnsupportedByEngine
@@ -23,6 +25,7 @@ from opsconsole.collectors.snmp.pysnmp_engine import PysnmpEngine
 log = logging.getLogger(__name__)
 
 MAX_FALLBACK_AGENTS = 50_000
+T = TypeVar("T")
 
 
 class AutoEngine:
@@ -55,31 +58,26 @@ class AutoEngine:
                     target.host, target.port)
         return True
 
-    async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, SnmpValue]:
+    async def _read(self, target: SnmpTarget, call: Callable[[Any], Awaitable[T]]) -> T:
+        """Route one read: lean unless the target needs pysnmp; on a lean
+        timeout caused by our strict codec, move the agent and retry there."""
         if not self.uses_pysnmp(target):
             self._routed["fast_calls"] += 1
             try:
-                return await self.fast.get(target, oids)
+                return await call(self.fast)
             except UnsupportedByEngine:
                 pass
             except SnmpTimeout:
                 if not self._odd_agent(target):
                     raise
         self._routed["pysnmp_calls"] += 1
-        return await self.slow.get(target, oids)
+        return await call(self.slow)
+
+    async def get(self, target: SnmpTarget, oids: list[str]) -> dict[str, SnmpValue]:
+        return await self._read(target, lambda engine: engine.get(target, oids))
 
     async def walk(self, target: SnmpTarget, oid: str) -> list[tuple[str, SnmpValue]]:
-        if not self.uses_pysnmp(target):
-            self._routed["fast_calls"] += 1
-            try:
-                return await self.fast.walk(target, oid)
-            except UnsupportedByEngine:
-                pass
-            except SnmpTimeout:
-                if not self._odd_agent(target):
-                    raise
-        self._routed["pysnmp_calls"] += 1
-        return await self.slow.walk(target, oid)
+        return await self._read(target, lambda engine: engine.walk(target, oid))
 
     async def set(self, target: SnmpTarget, oid: str, type_: str, value: int | str) -> SnmpValue:
         self._routed["pysnmp_calls"] += 1
