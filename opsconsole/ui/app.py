@@ -17,13 +17,12 @@ from opsconsole.core.errors import ConfigError
 from opsconsole.core.paths import resources_dir
 from opsconsole.ui import theme as themes
 from opsconsole.ui.main_window import MainWindow, load_site_file
+from opsconsole.ui.screenshot import ScreenshotJob
 from opsconsole.ui.services import configure as configure_services
 from opsconsole.ui.settings import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 SCREENSHOT_SIZE = (1920, 1080)  # override: OPSCONSOLE_WINDOW_SIZE=1280x800
-SCREENSHOT_SETTLE_MS = 2500  # after the first data: let a full pass land and paint
-SCREENSHOT_GIVE_UP_S = 90.0
 
 
 def _window_size() -> tuple[int, int]:
@@ -50,44 +49,22 @@ def _app() -> QApplication:
     return app
 
 
-class Screenshot:
-    """Render the window to PNG once it shows data (or after a fixed delay),
-    then quit with 0 (1 if no data came within SCREENSHOT_GIVE_UP_S)."""
+class Screenshot(ScreenshotJob):
+    """The console's shot: after the first data, once it is all taken in."""
 
     def __init__(self, app: QApplication, win: MainWindow, path: Path, after_s: float | None):
-        self.app, self.win, self.path = app, win, path
-        self.code = EXIT_OK
-        self.done = False
-        if after_s is not None:
-            QTimer.singleShot(int(after_s * 1000), self.shoot)
-        else:
-            win.first_data.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, self.shoot))
-            win.site_failed.connect(lambda _e: self.shoot(EXIT_FAIL))
-            QTimer.singleShot(int(SCREENSHOT_GIVE_UP_S * 1000), lambda: self.shoot(EXIT_FAIL))
+        super().__init__(app, win, path, after_s, win.first_data, win.site_failed)
+        self.main = win
 
-    def shoot(self, code: int = EXIT_OK) -> None:
-        if self.done:
-            return
-        session = self.win.session
-        if code == EXIT_OK and session is not None and session._queue:
-            QTimer.singleShot(200, self.shoot)  # a big first pass is still being taken in
-            return
-        self.done = True
-        if self.win.console is not None:
-            self.win.console.refresh()
-            self.win.console.charts.refresh()
-        self.app.processEvents()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        ok = self.win.grab().save(str(self.path), "PNG")
-        if not ok:
-            print(f"opsconsole: could not write {self.path}", file=sys.stderr)
-            code = EXIT_FAIL
-        elif code != EXIT_OK:
-            print("opsconsole: no data arrived; the screenshot shows what there was",
-                  file=sys.stderr)
-        self.code = code
-        self.win.close()
-        self.app.exit(code)
+    def busy(self) -> bool:
+        session = self.main.session
+        return session is not None and bool(session._queue)  # a big first pass
+
+    def capture(self, code: int) -> tuple[bool, int]:
+        if self.main.console is not None:
+            self.main.console.refresh()
+            self.main.console.charts.refresh()
+        return super().capture(code)
 
 
 def run_gui(args: argparse.Namespace) -> int:

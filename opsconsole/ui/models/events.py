@@ -25,14 +25,11 @@ def _kind_colors(theme: Theme) -> dict[str, QColor]:
             EventKind.CLEARED: QColor(theme.ok)}
 
 
-class EventLogModel(QAbstractTableModel):
-    HEADERS = ("Time", "Device", "Event", "Detail")
+class _RowsModel(QAbstractTableModel):
+    """A flat table over `self.rows` with fixed `HEADERS`."""
 
-    def __init__(self, theme: Theme, parent: Any = None, max_rows: int = MAX_EVENTS):
-        super().__init__(parent)
-        self.rows: list[Event] = []  # newest first
-        self.max_rows = max_rows
-        self._colors = _kind_colors(theme)
+    HEADERS: tuple[str, ...] = ()
+    rows: list[Any]
 
     def rowCount(self, parent: Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self.rows)
@@ -46,6 +43,16 @@ class EventLogModel(QAbstractTableModel):
                 and 0 <= section < len(self.HEADERS)):
             return self.HEADERS[section]
         return None
+
+
+class EventLogModel(_RowsModel):
+    HEADERS = ("Time", "Device", "Event", "Detail")
+
+    def __init__(self, theme: Theme, parent: Any = None, max_rows: int = MAX_EVENTS):
+        super().__init__(parent)
+        self.rows: list[Event] = []  # newest first
+        self.max_rows = max_rows
+        self._colors = _kind_colors(theme)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
@@ -73,7 +80,7 @@ class EventLogModel(QAbstractTableModel):
             self.endRemoveRows()
 
 
-class AlarmsModel(QAbstractTableModel):
+class AlarmsModel(_RowsModel):
     """Active alarms, most recent first; rebuilt when the set changes (it is
     small: alarms are the exception)."""
 
@@ -86,19 +93,6 @@ class AlarmsModel(QAbstractTableModel):
         self._bad = QColor(theme.bad)
         self._stale = QColor(theme.stale)
         self.refresh()
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(self.HEADERS)):
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):

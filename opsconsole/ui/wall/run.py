@@ -17,6 +17,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from opsconsole.ui import theme as themes
+from opsconsole.ui.screenshot import ScreenshotJob
 from opsconsole.ui.wall.cursor import IdleCursorHider
 from opsconsole.ui.wall.screensaver import ScreenSaverInhibitor
 from opsconsole.ui.wall.window import WallWindow
@@ -24,51 +25,33 @@ from opsconsole.ui.wall.window import WallWindow
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-SETTLE_MS = 3000  # after the first data: a full pass lands and paints
-GIVE_UP_S = 90.0
 
 
-class WallScreenshot:
+class WallScreenshot(ScreenshotJob):
+    """Every page of the wall: PNG for the first, PNG-<page> beside it."""
+
+    settle_ms = 3000
+
     def __init__(self, app: QApplication, win: WallWindow, path: Path, after_s: float | None):
-        self.app, self.win, self.path = app, win, path
-        self.code = EXIT_OK
-        self.done = False
-        if after_s is not None:
-            QTimer.singleShot(int(after_s * 1000), self.shoot)
-        else:
-            win.first_data.connect(lambda: QTimer.singleShot(SETTLE_MS, self.shoot))
-            QTimer.singleShot(int(GIVE_UP_S * 1000), lambda: self.shoot(EXIT_FAIL))
+        super().__init__(app, win, path, after_s, win.first_data)
+        self.wall = win
 
-    def shoot(self, code: int = EXIT_OK) -> None:
-        if self.done:
-            return
-        self.done = True
-        win = self.win
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def capture(self, code: int) -> tuple[bool, int]:
+        win = self.wall
+        if win.rotator is None:  # the site never opened
+            ok, code = super().capture(code)
+            return ok, EXIT_FAIL if code == EXIT_OK and win.session is None else code
         ok = True
-        if win.rotator is not None:
-            win.rotator.set_pinned(True)
-            for k, name in enumerate(win.page_names):
-                win.rotator.show(k)
-                win.header.pin.set_text("")  # pinned only to hold still for the shot
-                self.app.processEvents()
-                target = self.path if k == 0 else self.path.with_name(
-                    f"{self.path.stem}-{name}{self.path.suffix}")
-                ok &= win.grab().save(str(target), "PNG")
-            win.rotator.show(0)
-        else:
+        win.rotator.set_pinned(True)
+        for k, name in enumerate(win.page_names):
+            win.rotator.show(k)
+            win.header.pin.set_text("")  # pinned only to hold still for the shot
             self.app.processEvents()
-            ok = win.grab().save(str(self.path), "PNG")
-            code = EXIT_FAIL if code == EXIT_OK and win.session is None else code
-        if not ok:
-            print(f"opsconsole: could not write {self.path}", file=sys.stderr)
-            code = EXIT_FAIL
-        elif code != EXIT_OK:
-            print("opsconsole: no data arrived; the screenshot shows what there was",
-                  file=sys.stderr)
-        self.code = code
-        win.close()
-        self.app.exit(code)
+            target = self.path if k == 0 else self.path.with_name(
+                f"{self.path.stem}-{name}{self.path.suffix}")
+            ok &= win.grab().save(str(target), "PNG")
+        win.rotator.show(0)
+        return ok, code
 
 
 def run_wall(args: argparse.Namespace, app: QApplication) -> int:
