@@ -77,9 +77,10 @@ def run_gui(args: argparse.Namespace) -> int:
 
     # In screenshot mode an invalid file is a usage error (exit 2, one line
     # per problem); interactively it is a dialog.
-    if shot is not None and config is not None and not demo:
+    preloaded = None
+    if shot is not None and config is not None and not demo and not wall:
         try:
-            load_site_file(config)
+            preloaded = load_site_file(config)
         except ConfigError as exc:
             for line in exc.errors:
                 print(line, file=sys.stderr)
@@ -108,7 +109,7 @@ def run_gui(args: argparse.Namespace) -> int:
     if demo:
         win.open_demo()
     elif config is not None:
-        if not win.open_file(config):
+        if not win.open_file(config, preloaded):
             win.show_first_run()
     elif settings.last_site is not None and settings.last_site.exists() and shot is None:
         if not win.open_file(settings.last_site):

@@ -172,11 +172,12 @@ class MainWindow(QMainWindow):
         if path:
             self.open_file(Path(path))
 
-    def open_file(self, path: Path) -> bool:
-        """Load and validate a site file; on problems show them, keep the
-        current site. Returns whether the site was opened."""
+    def open_file(self, path: Path, site: Site | None = None) -> bool:
+        """Load and validate a site file (unless the caller already did:
+        `site`); on problems show them, keep the current site. Returns whether
+        the site was opened."""
         try:
-            site = load_site_file(path)
+            site = site or load_site_file(path)
         except ConfigError as exc:
             self.show_problems(config_errors_dialog(path, exc.errors, self))
             return False

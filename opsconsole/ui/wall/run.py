@@ -61,12 +61,13 @@ def run_wall(args: argparse.Namespace, app: QApplication) -> int:
     if config is None and not demo:
         print("opsconsole: --wall needs --config FILE or --demo", file=sys.stderr)
         return EXIT_USAGE
+    site = None
     if config is not None and not demo:
         from opsconsole.core.errors import ConfigError
         from opsconsole.ui.main_window import load_site_file
 
         try:  # a wall that cannot start says why at once (later losses it rides out)
-            load_site_file(config)
+            site = load_site_file(config)
         except ConfigError as exc:
             for line in exc.errors:
                 print(line, file=sys.stderr)
@@ -94,7 +95,7 @@ def run_wall(args: argparse.Namespace, app: QApplication) -> int:
         win.open_demo()
     else:
         assert config is not None
-        win.open_file(config)
+        win.open_file(config, site)  # parsed once: a big site file takes seconds
     win.showFullScreen()
     try:
         code = app.exec()

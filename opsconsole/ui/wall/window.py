@@ -88,6 +88,7 @@ class WallWindow(QWidget):
         self.started_at = clock()
         self.restarts = 0
         self._source: tuple[str, Any] | None = None  # ("demo", None) | ("file", path)
+        self._preloaded: Site | None = None  # open_file's already-loaded site
         self._failures = 0
         self._restart_at: float | None = None
         self._dirty = False
@@ -137,8 +138,11 @@ class WallWindow(QWidget):
         self._source = ("demo", None)
         self._start()
 
-    def open_file(self, path: Path) -> None:
+    def open_file(self, path: Path, site: Site | None = None) -> None:
+        """`site`: the file already loaded by the caller, used for the first
+        start; restarts read the file again (it may have been fixed)."""
         self._source = ("file", path)
+        self._preloaded = site
         self._start()
 
     def open_site(self, site: Site) -> None:
@@ -155,6 +159,8 @@ class WallWindow(QWidget):
                 site, demo = None, self.demo_factory()
             elif kind == "site":
                 site, demo = path, None
+            elif self._preloaded is not None:
+                site, demo, self._preloaded = self._preloaded, None, None
             else:
                 site, demo = load_site_file(path), None
         except (ConfigError, OSError, ImportError) as exc:
