@@ -30,6 +30,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import poller_bench
 from poller_bench import OIDS, Meter
 from snmpd_agent import Snmpd
 
@@ -57,28 +58,8 @@ async def _fan_out(polls: int, inflight: int, one: Callable[[], Awaitable[bool]]
 
 
 async def plain_loop(port: int, polls: int, _inflight: int, agent: psutil.Process):
-    from pysnmp.hlapi.v3arch.asyncio import (
-        CommunityData,
-        ContextData,
-        ObjectIdentity,
-        ObjectType,
-        SnmpEngine,
-        UdpTransportTarget,
-        get_cmd,
-    )
-
-    engine = SnmpEngine()
-    target = await UdpTransportTarget.create(("127.0.0.1", port), timeout=2, retries=1)
-    objs = [ObjectType(ObjectIdentity(o)) for o in OID_LIST]
-    await get_cmd(engine, CommunityData("public"), target, ContextData(), *objs)  # warm-up
-    ok = 0
-    with Meter(agent) as m:
-        for _ in range(polls):
-            err, status, _i, binds = await get_cmd(
-                engine, CommunityData("public"), target, ContextData(), *objs)
-            ok += not err and not status and len(binds) == len(OID_LIST)
-    engine.close_dispatcher()
-    return m, ok
+    """The home-made script (one get_cmd after another): poller_bench's loop."""
+    return await poller_bench.plain_loop(port, polls, True, agent)
 
 
 def _engine_side(make: Callable[[], SnmpEngine]):

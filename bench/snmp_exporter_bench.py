@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poller_bench import OIDS
 from poller_scale_bench import LIVE_NET, FleetSnmpd, device_ip, write_fleet
+from snmpd_agent import stop_process
 
 EXPORTER = shutil.which("prometheus-snmp-exporter") or "/usr/bin/prometheus-snmp-exporter"
 MODULE = "opsbench"
@@ -76,11 +77,7 @@ class Exporter:
         raise RuntimeError("snmp_exporter did not start")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

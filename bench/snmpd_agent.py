@@ -19,6 +19,15 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate, then kill if it lingers: benches never leave agents behind."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 class Snmpd:
     """snmpd -f on 127.0.0.1:port with a read community and some overrides."""
 
@@ -57,9 +66,5 @@ class Snmpd:
         raise RuntimeError("snmpd did not answer within 15 s")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
