@@ -30,8 +30,10 @@ AGGREGATES: dict[str, str] = {
 }
 GPU_METRICS = [m.name for m in CATALOGUE.values() if "gpu" in m.kinds and m.numeric]
 SITE = "__site__"
+# status_code per device: 0 pending (no reading yet), then one per Status
+STATUS_CODES = {"pending": 0, "ok": 1, "partial": 2, "unreachable": 3, "error": 4}
 _STATUSES = tuple(Status)
-_STATUS_INDEX = {st: i for i, st in enumerate(_STATUSES)}
+_STATUS_INDEX = {st: STATUS_CODES[st.value] for st in _STATUSES}
 
 
 @dataclass(slots=True)
@@ -102,7 +104,7 @@ class LiveStore:
         self.group_idx = np.array([self.scope_index[group_of[d.id]] for d in devices],
                                   dtype=np.int64)
         self.ok_mask = np.zeros(n, dtype=bool)  # latest reading ok or partial
-        self.status_code = np.full(n, -1, dtype=np.int8)  # index in _STATUSES; -1 pending
+        self.status_code = np.zeros(n, dtype=np.int8)  # STATUS_CODES
         self.agg = {
             name: np.full((len(self.scopes), self.capacity), np.nan, np.float32)
             for name in AGGREGATES
@@ -294,9 +296,8 @@ class LiveStore:
         s = self.scope_index[scope]
         m = np.ones(self.n, dtype=bool) if s == 0 else self.group_idx == s
         out = ScopeSummary(scope, devices_total=int(m.sum()))
-        counts = np.bincount(self.status_code[m].astype(np.int64) + 1,
-                             minlength=len(_STATUSES) + 1)
-        for name, c in zip(("pending", *(st.value for st in _STATUSES)), counts, strict=True):
+        counts = np.bincount(self.status_code[m].astype(np.int64), minlength=len(STATUS_CODES))
+        for name, c in zip(STATUS_CODES, counts, strict=True):
             if c:
                 out.by_status[name] = int(c)
         out.devices_ok = int(self.ok_mask[m].sum())

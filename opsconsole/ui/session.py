@@ -24,6 +24,7 @@ from opsconsole.collectors.poller import CycleStats
 from opsconsole.core.alarms import Alarm, AlarmThresholds, AlarmTracker, Event, EventKind
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Site
+from opsconsole.core.store import STATUS_CODES as store_status_codes
 from opsconsole.core.store import LiveStore
 
 SLICE = 1000  # readings per event-loop turn
@@ -58,7 +59,7 @@ def freeze_heap() -> None:
     cycles among them wait for `gc.unfreeze()` (SiteSession.stop)."""
     gc.freeze()
 _ALARM_EVENTS = (EventKind.ALARM, EventKind.CLEARED, EventKind.ACKNOWLEDGED)
-STATUS_CODES = {"pending": 0, "ok": 1, "partial": 2, "unreachable": 3, "error": 4}
+STATUS_CODES = store_status_codes  # views colour and count by these codes
 
 
 class SiteSession(QObject):
@@ -80,7 +81,6 @@ class SiteSession(QObject):
         self.kinds = np.array([d.kind for d in self.devices])
         self.group_ids = [g.id for g in site.groups]
         self.alarmed = np.zeros(len(self.devices), dtype=bool)
-        self.status_code = np.zeros(len(self.devices), dtype=np.int8)  # STATUS_CODES
         self.last_cycle: CycleStats | None = None
         self.last_batch_at: float | None = None
         self.readings_in = 0
@@ -128,10 +128,6 @@ class SiteSession(QObject):
             self.history.ingest(chunk, self.store)  # queued: never waits on the disk
         if self.exporter is not None:
             self.exporter.publish(self.store)
-        for i in changed:
-            r = self.store.latest[i]
-            if r is not None:
-                self.status_code[i] = STATUS_CODES[r.status.value]
         events = self.alarms.update(chunk, now)
         if now - self._groups_checked >= GROUP_ALARMS_EVERY_S:
             # Every group (500 at 20,000 miners) in Python: once a second, not per slice.
@@ -168,6 +164,11 @@ class SiteSession(QObject):
                 self.updated.emit(sorted(touched))
 
     # -- queries the views share ------------------------------------------------
+    @property
+    def status_code(self) -> np.ndarray:
+        """Each device's STATUS_CODES value, kept by the store on ingest."""
+        return self.store.status_code
+
     def status_of(self, i: int) -> str:
         r = self.store.latest[i]
         return r.status.value if r is not None else "pending"
