@@ -17,7 +17,7 @@ from opsconsole.core.errors import ConfigError
 from opsconsole.core.paths import resources_dir
 from opsconsole.ui import theme as themes
 from opsconsole.ui.main_window import MainWindow, load_site_file
-from opsconsole.ui.screenshot import ScreenshotJob
+from opsconsole.ui.screenshot import ScreenshotJob, unwritable
 from opsconsole.ui.services import configure as configure_services
 from opsconsole.ui.settings import Settings
 
@@ -75,6 +75,10 @@ def run_gui(args: argparse.Namespace) -> int:
     shot_after: float | None = getattr(args, "screenshot_after", None)
     read_only = bool(getattr(args, "read_only", False)) or wall
 
+    problem = unwritable(shot) if shot is not None else None
+    if problem is not None:  # at once: not after a site start that may take a minute
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
     # In screenshot mode an invalid file is a usage error (exit 2, one line
     # per problem); interactively it is a dialog.
     preloaded = None

@@ -4,14 +4,38 @@ Shared by the console and the wall; each says how it captures."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer, SignalInstance
 from PySide6.QtWidgets import QApplication, QWidget
 
-EXIT_OK, EXIT_FAIL = 0, 1
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 GIVE_UP_S = 90.0  # no data by then: take what there is, exit 1
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a PNG cannot be written at `path` (one line naming it), or None.
+    Checked before anything starts, so a bad path fails at once (exit 2)
+    instead of after the first data. Writing is tried for real: as root,
+    permission bits say nothing, and a read-only mount only shows on open."""
+    if path.is_dir():
+        return f"{path}: is a directory, not a PNG file"
+    parent = path.parent
+    if not parent.exists():
+        return f"{path}: folder {parent} does not exist"
+    if not parent.is_dir():
+        return f"{path}: {parent} is not a folder"
+    existed = path.exists()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.close(fd)
+    except OSError as exc:
+        return f"{path}: cannot be written ({exc.strerror or exc})"
+    if not existed:
+        path.unlink(missing_ok=True)
+    return None
 
 
 class ScreenshotJob:
@@ -46,11 +70,10 @@ class ScreenshotJob:
             QTimer.singleShot(200, self.shoot)
             return
         self.done = True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         ok, code = self.capture(code)
-        if not ok:
-            print(f"opsconsole: could not write {self.path}", file=sys.stderr)
-            code = EXIT_FAIL
+        if not ok:  # checked at start (unwritable): it went away since
+            print(f"{self.path}: could not be written", file=sys.stderr)
+            code = EXIT_USAGE
         elif code != EXIT_OK:
             print("opsconsole: no data arrived; the screenshot shows what there was",
                   file=sys.stderr)
