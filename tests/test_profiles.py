@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from opsconsole.core.errors import ConfigError
-from opsconsole.core.metrics import CATALOGUE, DEVICE_KINDS
+from opsconsole.core.kinds import DEVICE_KINDS
+from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.paths import profiles_dir
 from opsconsole.core.profileload import load_profile_file, load_profiles
 from opsconsole.core.siteload import load_site

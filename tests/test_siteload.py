@@ -453,11 +453,9 @@ def test_mutated_example_never_tracebacks(example_path: Path, tmp_path: Path) ->
 
 
 def test_alarms_table_overrides_defaults(tmp_path):
-    from opsconsole.core.alarms import AlarmThresholds
-
     f = tmp_path / "site.toml"
     f.write_text('[site]\nname = "x"\n[alarms]\nminer_temp_c = 80\nunreachable_intervals = 3\n')
-    t = AlarmThresholds.for_site(load_site(f))
+    t = load_site(f).alarms
     assert (t.miner_temp_c, t.unreachable_intervals, t.gpu_temp_c) == (80.0, 3.0, 83.0)
 
 
@@ -473,3 +471,29 @@ def test_alarms_table_is_validated_like_the_rest(tmp_path):
     assert any("alarms.hashrate_min_pct: 120 is out of range" in x for x in lines)
     assert any("alarms.unreachable_intervals: expected a number" in x for x in lines)
     assert all(x.startswith(str(f)) for x in lines) and len(lines) == 3
+
+
+def test_an_action_is_added_in_its_own_module(tmp_path: Path, monkeypatch) -> None:
+    """A new duty action registers its schema in core/duty/steps.py: the
+    site loader then takes its keys and reports its problems, unchanged."""
+    from opsconsole.core.duty import steps
+
+    monkeypatch.setattr(steps, "ACTIONS", dict(steps.ACTIONS))
+
+    @steps.action("say", ("word",), timeout_s=5.0)
+    def _say(ctx, t, path, targets, devices):
+        return {"word": steps.want_str(t, "word", path, ctx.probs, required=True)}
+
+    f = tmp_path / "site.toml"
+    site = ('[site]\nname = "x"\n[[groups]]\nid = "g"\nduty = "idle"\n'
+            '[[groups.duties.idle]]\naction = "say"\n')
+    f.write_text(site + 'word = "hi"\n')
+    step = load_site(f).group("g").duties["idle"][0]
+    assert (step.action, step.params) == ("say", {"word": "hi"})
+    f.write_text(site + 'wrd = "hi"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_site(f)
+    assert exc.value.errors == [
+        f'{f}: groups[0].duties.idle[0].wrd: unknown key "wrd" (did you mean "word"?)',
+        f"{f}: groups[0].duties.idle[0].word: missing required key",
+    ]

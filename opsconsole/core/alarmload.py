@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from opsconsole.core.alarmrules import OPS, RISING, RULE_KEYS, SEVERITIES, AlarmRule
-from opsconsole.core.metrics import CATALOGUE, DEVICE_KINDS
+from opsconsole.core.kinds import DEVICE_KINDS
+from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.profileload import (
     Problems,
     check_keys,

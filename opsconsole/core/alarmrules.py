@@ -9,11 +9,12 @@ keeps its state, so a value hovering at the threshold does not flap.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from opsconsole.core.site import Device
+if TYPE_CHECKING:  # the site model imports the alarm thresholds, which hold rules
+    from opsconsole.core.site import Device
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -69,23 +70,6 @@ class AlarmRule:
             clears = v <= self.clear if self.op in RISING else v >= self.clear
         return Check(trips, clears, f"{self.label}: {self.metric} {v:g} {self.op} {self.value:g}",
                      self.hold_s, self.severity, self.label)
-
-    @classmethod
-    def from_mapping(cls, t: Mapping[str, Any]) -> AlarmRule:
-        """From one `[[alarms.rules]]` table already validated by the site
-        loader (or raise ValueError: for callers building rules by hand)."""
-        unknown = set(t) - set(RULE_KEYS)
-        if unknown:
-            raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-        op = t.get("op", ">")
-        if op not in OPS:
-            raise ValueError(f"op: expected one of {', '.join(OPS)}, got {op!r}")
-        clear = t.get("clear_below" if op in RISING else "clear_above")
-        return cls(metric=str(t["metric"]), op=op, value=float(t["value"]),
-                   name=str(t.get("name", "")), kind=t.get("kind"), group=t.get("group"),
-                   devices=tuple(t.get("devices", ())), hold_s=float(t.get("hold_s", 0.0)),
-                   clear=None if clear is None else float(clear),
-                   severity=str(t.get("severity", "warning")))
 
 
 def threshold_check(v: float, limit: float, clear_at: float, rising: bool, message: str,

@@ -17,68 +17,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from opsconsole.core.alarmrules import AlarmRule, Check, threshold_check
+from opsconsole.core.alarmrules import Check, threshold_check
+from opsconsole.core.alarmthresholds import AlarmThresholds
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Device, Site
 
 # Miner `state` values meaning "not hashing on purpose": no hashrate alarm then.
 RESTING_STATES = frozenset({"sleep", "sleeping", "idle", "off", "curtailed", "paused"})
-
-
-@dataclass(frozen=True, slots=True)
-class AlarmThresholds:
-    miner_temp_c: float = 85.0  # hottest board/chip above this
-    gpu_temp_c: float = 83.0
-    hashrate_min_pct: float = 80.0  # hashrate below this % of the nominal
-    unreachable_intervals: float = 2.0  # no answer for more than N poll intervals
-    hold_s: float = 0.0  # built-in value alarms: the condition must hold this long
-    temp_clear_c: float = 3.0  # a temperature alarm clears this far below its limit
-    hashrate_clear_pct: float = 5.0  # a hashrate alarm clears this far above its limit
-    group_power_over_pct: float = 10.0  # group power above expected_kw[duty] by this much
-    group_power_clear_pct: float = 5.0  # ... clears once back under expected + this much
-    group_power_hold_s: float = 60.0  # a duty switch's ramp must not raise it
-    rules: tuple[AlarmRule, ...] = ()  # [[alarms.rules]]
-
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """The numeric keys of `[alarms]` (`rules` is the array of tables)."""
-        return tuple(f.name for f in fields(cls) if f.name != "rules")
-
-    @classmethod
-    def from_mapping(cls, table: Mapping[str, Any] | None) -> AlarmThresholds:
-        """From an `[alarms]` table; raises ValueError naming the bad key."""
-        if not table:
-            return cls()
-        known = set(cls.keys())
-        values: dict[str, Any] = {}
-        for key, value in table.items():
-            if key == "rules":
-                values["rules"] = tuple(r if isinstance(r, AlarmRule) else
-                                        AlarmRule.from_mapping(r) for r in value)
-                continue
-            if key not in known:
-                raise ValueError(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{key}: expected a number, got {value!r}")
-            if value < 0:
-                raise ValueError(f"{key}: must be >= 0, got {value!r}")
-            values[key] = float(value)
-        return cls(**values)
-
-    @classmethod
-    def for_site(cls, site: Site) -> AlarmThresholds:
-        """The site's thresholds: `site.alarms` if the loader set one (a
-        mapping or an AlarmThresholds), else the defaults."""
-        raw = getattr(site, "alarms", None)
-        if isinstance(raw, AlarmThresholds):
-            return raw
-        if isinstance(raw, Mapping):
-            return cls.from_mapping(raw)
-        return cls()
 
 
 class AlarmKind(StrEnum):
@@ -177,7 +126,7 @@ class AlarmTracker:
     def __init__(self, site: Site, thresholds: AlarmThresholds | None = None,
                  log: Any = None):
         self.site = site
-        self.thresholds = thresholds or AlarmThresholds.for_site(site)
+        self.thresholds = thresholds or site.alarms
         self.interval = float(site.poll_interval_s)
         self.devices = {d.id: d for d in site.devices()}
         # The duty of each group: the hashrate alarm only applies while mining,

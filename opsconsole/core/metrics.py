@@ -48,13 +48,3 @@ CATALOGUE: dict[str, MetricInfo] = {
         _M("mem_avail_kib", "KiB", ("host",), "Memory available"),
     ]
 }
-
-DEVICE_KINDS = ("miner", "pdu", "gpu", "host")
-
-
-def is_known(name: str) -> bool:
-    return name in CATALOGUE
-
-
-def numeric_metrics() -> list[str]:
-    return [m.name for m in CATALOGUE.values() if m.numeric]

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.core.errors import ConfigError
-from opsconsole.core.metrics import CATALOGUE, DEVICE_KINDS
+from opsconsole.core.kinds import DEVICE_KINDS
+from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.paths import profiles_dir
 from opsconsole.core.profiles import CONTROL_TYPES, REDUCERS, ControlSpec, MetricSpec, Profile
 
@@ -72,6 +73,12 @@ def quoted(choices: Iterable[str]) -> str:
     return ", ".join(f'"{c}"' for c in choices)
 
 
+def hint(value: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """` (did you mean "X"?)` for the closest choice, or ""."""
+    found = difflib.get_close_matches(value, list(choices), n=1, cutoff=cutoff)
+    return f' (did you mean "{found[0]}"?)' if found else ""
+
+
 class Problems:
     """Collects error lines for one file."""
 
@@ -93,9 +100,7 @@ def check_keys(table: dict[str, Any], allowed: Iterable[str], path: str, probs: 
     for key in table:
         if key in allowed:
             continue
-        hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.7)
-        extra = f' (did you mean "{hint[0]}"?)' if hint else ""
-        probs.add(join(path, key), f'unknown key "{key}"{extra}')
+        probs.add(join(path, key), f'unknown key "{key}"{hint(key, allowed, 0.7)}')
 
 
 def read_toml(path: Path, probs: Problems) -> dict[str, Any] | None:
@@ -164,11 +169,8 @@ def want_choice(
     choices = list(choices)
     if value in choices:
         return value
-    hint = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    extra = f' (did you mean "{hint[0]}"?)' if hint else ""
-    probs.add(
-        join(path, key), f'unknown {what} "{value}": expected one of {quoted(choices)}{extra}'
-    )
+    probs.add(join(path, key),
+              f'unknown {what} "{value}": expected one of {quoted(choices)}{hint(value, choices)}')
     return None
 
 
@@ -309,9 +311,8 @@ def _parse_metric(
         return None
     info = CATALOGUE.get(name)
     if info is None:
-        hint = difflib.get_close_matches(name, list(CATALOGUE), n=1, cutoff=0.6)
-        extra = f' (did you mean "{hint[0]}"?)' if hint else ""
-        probs.add(path, f'unknown metric "{name}": not in the metric catalogue{extra}')
+        probs.add(path, f'unknown metric "{name}": not in the metric catalogue'
+                        f"{hint(name, CATALOGUE)}")
     elif kind is not None and kind not in info.kinds:
         probs.add(
             path,

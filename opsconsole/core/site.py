@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsconsole.core.alarmthresholds import AlarmThresholds
+from opsconsole.core.profiles import Profile
+from opsconsole.core.wallconfig import WallConfig
+
 DUTIES = ("mining", "inference", "idle")
 DEFAULT_SNMP_PORT = 161
 # auto: the lean engine, with pysnmp for SET, SNMPv3 and odd agents
@@ -103,9 +107,9 @@ class Site:
     snmp_engine: str = "auto"  # one of SNMP_ENGINES
     credentials: dict[str, Credentials] = field(default_factory=dict)
     groups: tuple[Group, ...] = ()
-    profiles: dict[str, Any] = field(default_factory=dict)  # name -> profiles.Profile
-    alarms: dict[str, Any] = field(default_factory=dict)  # [alarms] overrides and rules
-    wall: dict[str, Any] = field(default_factory=dict)  # [wall]: rotate_s, pages (siteload)
+    profiles: dict[str, Profile] = field(default_factory=dict)  # by name
+    alarms: AlarmThresholds = field(default_factory=AlarmThresholds)  # [alarms]
+    wall: WallConfig = field(default_factory=WallConfig)  # [wall]
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]

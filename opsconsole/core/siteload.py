@@ -8,7 +8,6 @@ in a message. Bad input raises `ConfigError`, never anything else.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -16,15 +15,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from opsconsole.core.alarmload import check_rule_refs
+from opsconsole.core.alarmthresholds import AlarmThresholds
+from opsconsole.core.duty.steps import StepContext, check_step
 from opsconsole.core.errors import ConfigError
-from opsconsole.core.metrics import CATALOGUE, DEVICE_KINDS
+from opsconsole.core.kinds import DEVICE_KINDS, KINDS, NVML, SNMP_KINDS
 from opsconsole.core.profileload import (
     Problems,
     ProfileSet,
     check_keys,
     collect_profiles,
+    hint,
     is_number,
     join,
     quoted,
@@ -43,30 +45,20 @@ from opsconsole.core.site import (
     SNMP_ENGINES,
     Credentials,
     Device,
-    DutyStep,
     Group,
     Site,
 )
+from opsconsole.core.wallconfig import WallConfig
 
-__all__ = ["ACTIONS", "SELECTORS", "SNMP_KINDS", "load_site", "parse_address"]
+__all__ = ["load_site", "parse_address"]
 
-SNMP_KINDS = ("miner", "pdu", "host")
-SELECTORS = ("miners", "gpus", "pdus", "all")
-SELECTOR_KIND = {"miners": "miner", "gpus": "gpu", "pdus": "pdu"}
-ACTIONS = ("snmp-set", "pdu-outlet", "nvml-power-limit", "command", "http", "wait-metric")
 NVML_MODES = ("auto", "real", "simulated")
 SNMP_VERSIONS = ("1", "2c", "3")
 AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
-OUTLET_STATES = ("on", "off", "cycle")
-HTTP_METHODS = ("GET", "HEAD", "POST")
-METRIC_OPS = ("<", "<=", ">", ">=", "==", "!=")
 MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
 
 _TOP_KEYS = ("site", "credentials", "groups", "alarms", "wall")
-# [wall]: the read-only wall display (opsconsole --wall); page names, in order.
-WALL_PAGES = ("totals", "rackmap", "charts", "alarms")
-WALL_DEFAULTS: dict[str, Any] = {"rotate_s": 15.0, "pages": list(WALL_PAGES)}
 _SITE_KEYS = (
     "name",
     "poll_interval_s",
@@ -111,15 +103,6 @@ _DEVICE_KEYS = (
 )
 _SNMP_ONLY = ("address", "profile", "credentials", "timeout_s", "retries")
 _GPU_ONLY = ("nvml_index", "uuid")
-_STEP_COMMON = ("action", "targets", "timeout_s")
-_ACTION_KEYS: dict[str, tuple[str, ...]] = {
-    "snmp-set": ("control",),
-    "pdu-outlet": ("state",),
-    "nvml-power-limit": ("watts",),
-    "command": ("argv", "env"),
-    "http": ("url", "method", "expect_status"),
-    "wait-metric": ("metric", "op", "value"),
-}
 _ID = re.compile(r"^[A-Za-z0-9._-]+$")
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[^=\0]+$")
@@ -223,11 +206,6 @@ def _host_problem(host: str) -> str | None:
 # --------------------------------------------------------------------------- loader
 
 
-def _hint(value: str, choices: Iterable[str]) -> str:
-    found = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{found[0]}"?)' if found else ""
-
-
 @dataclass
 class _DevEntry:
     device: Device
@@ -248,18 +226,15 @@ class _SiteLoader:
     def site(self, data: dict[str, Any], path: Path) -> Site | None:
         check_keys(data, _TOP_KEYS, "", self.p)
         settings = self._site_table(data)
-        alarms = self._alarms(data)
-        wall = self._wall(data)
+        alarms = AlarmThresholds.parse(want_table(data, "alarms", "", self.p) or {}, self.p)
+        wall = WallConfig.parse(data, self.p)
         creds = self._credentials(data)
         raw_groups = self._group_tables(data)
         groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
         self._check_group_ids(raw_groups)
         self._check_devices()
-        if alarms.get("rules"):
-            from opsconsole.core.alarmload import check_rule_refs
-
-            check_rule_refs(alarms["rules"], {str(t.get("id")) for _i, t in raw_groups},
-                            set(self.devices), self.p)
+        check_rule_refs(alarms.rules, {str(t.get("id")) for _i, t in raw_groups},
+                        set(self.devices), self.p)
         built = [self._finish_group(g) for g in groups]
         if self.p or settings is None:
             return None
@@ -272,62 +247,6 @@ class _SiteLoader:
             wall=wall,
             **settings,
         )
-
-    def _alarms(self, data: dict[str, Any]) -> dict[str, Any]:
-        """`[alarms]`: thresholds overriding the defaults of core.alarms, and
-        `[[alarms.rules]]` (core.alarmload)."""
-        from opsconsole.core.alarmload import parse_rules
-        from opsconsole.core.alarms import AlarmThresholds
-
-        t = want_table(data, "alarms", "", self.p)
-        if t is None:
-            return {}
-        check_keys(t, (*AlarmThresholds.keys(), "rules"), "alarms", self.p)
-        limits = {"miner_temp_c": 150, "gpu_temp_c": 150, "hashrate_min_pct": 100,
-                  "unreachable_intervals": 1000, "hold_s": 86400, "temp_clear_c": 50,
-                  "hashrate_clear_pct": 100, "group_power_over_pct": 1000,
-                  "group_power_clear_pct": 1000, "group_power_hold_s": 86400}
-        out: dict[str, Any] = {}
-        for key, hi in limits.items():
-            v = want_number(t, key, "alarms", self.p, lo=0, hi=hi)
-            if v is not None:
-                out[key] = float(v)
-        rules = parse_rules(t, self.p)
-        if rules:
-            out["rules"] = rules
-        return out
-
-    def _wall(self, data: dict[str, Any]) -> dict[str, Any]:
-        """`[wall]`: rotate_s (3..3600 s) and pages (names from WALL_PAGES, no
-        repeats); anything left out keeps WALL_DEFAULTS."""
-        out = {**WALL_DEFAULTS, "pages": list(WALL_PAGES)}
-        t = want_table(data, "wall", "", self.p)
-        if t is None:
-            return out
-        check_keys(t, WALL_DEFAULTS, "wall", self.p)
-        v = want_number(t, "rotate_s", "wall", self.p, lo=3, hi=3600)
-        if v is not None:
-            out["rotate_s"] = v
-        if "pages" in t:
-            pages = t["pages"]
-            if not isinstance(pages, list) or not pages:
-                self.p.add("wall.pages", f"expected a non-empty list of page names "
-                           f"({quoted(WALL_PAGES)})")
-            else:
-                names: list[str] = []
-                for i, name in enumerate(pages):
-                    kpath = f"wall.pages[{i}]"
-                    if not isinstance(name, str) or name not in WALL_PAGES:
-                        hint = _hint(name, WALL_PAGES) if isinstance(name, str) else ""
-                        self.p.add(kpath, f"unknown page {name!r}: expected one of "
-                                   f"{quoted(WALL_PAGES)}{hint}")
-                    elif name in names:
-                        self.p.add(kpath, f'page "{name}" is listed twice')
-                    else:
-                        names.append(name)
-                if len(names) == len(pages):
-                    out["pages"] = names
-        return out
 
     def _site_table(self, data: dict[str, Any]) -> dict[str, Any] | None:
         t = want_table(data, "site", "", self.p, required=True)
@@ -562,9 +481,9 @@ class _SiteLoader:
         did = self._ident(t, path, "device")
         kind = want_choice(t, "kind", DEVICE_KINDS, path, self.p, required=True, what="kind")
         fields: dict[str, Any] = {}
-        if kind == "gpu":
+        if kind is not None and KINDS[kind].transport == NVML:
             self._forbid(
-                t, _SNMP_ONLY, path, "not used by gpu devices (they are read through NVML)"
+                t, _SNMP_ONLY, path, f"not used by {kind} devices (they are read through NVML)"
             )
             fields.update(self._gpu_fields(t, path))
         elif kind is not None:
@@ -660,7 +579,7 @@ class _SiteLoader:
         prof = self.profiles.get(name)
         if prof is None:
             self.p.add(
-                join(path, "profile"), f'unknown profile "{name}"{_hint(name, self.profiles)}'
+                join(path, "profile"), f'unknown profile "{name}"{hint(name, self.profiles)}'
             )
         elif prof.kind != dev.kind:
             self.p.add(
@@ -673,7 +592,7 @@ class _SiteLoader:
         if name is not None and name not in self.cred_ids:
             self.p.add(
                 join(path, "credentials"),
-                f'unknown credentials "{name}"{_hint(name, self.cred_ids)}',
+                f'unknown credentials "{name}"{hint(name, self.cred_ids)}',
             )
 
     def _check_pdu_ref(self, dev: Device, path: str) -> None:
@@ -683,7 +602,7 @@ class _SiteLoader:
         if ref == dev.id:
             self.p.add(kpath, "a device cannot be fed by itself")
         elif target is None:
-            self.p.add(kpath, f'unknown device "{ref}"{_hint(ref or "", self.devices)}')
+            self.p.add(kpath, f'unknown device "{ref}"{hint(ref or "", self.devices)}')
         elif target.device.kind != "pdu":
             self.p.add(kpath, f'device "{ref}" is a {target.device.kind or "device"}, not a pdu')
 
@@ -699,7 +618,7 @@ class _SiteLoader:
             if duty not in DUTIES:
                 self.p.add(
                     join(dpath, duty),
-                    f'unknown duty "{duty}": expected one of {quoted(DUTIES)}{_hint(duty, DUTIES)}',
+                    f'unknown duty "{duty}": expected one of {quoted(DUTIES)}{hint(duty, DUTIES)}',
                 )
                 continue
             steps = self._table_list(table, duty, dpath, f"groups.duties.{duty}")
@@ -708,9 +627,11 @@ class _SiteLoader:
 
     def _finish_group(self, raw: _RawGroup) -> Group:
         members = {e.device.id: e.device for e in raw.devices if e.device.id}
+        ctx = StepContext(self.p, raw.id, members,
+                          {did: e.device for did, e in self.devices.items()}, self.profiles)
         duties = {}
         for duty, steps in raw.duties.items():
-            built = [_StepChecker(self, raw.id, members).step(t, path) for path, t in steps]
+            built = [check_step(ctx, t, path) for path, t in steps]
             duties[duty] = tuple(s for s in built if s is not None)
         return Group(
             id=raw.id,
@@ -731,283 +652,3 @@ class _RawGroup:
     expected: dict[str, float]
     devices: list[_DevEntry]
     duties: dict[str, list[tuple[str, dict[str, Any]]]]
-
-
-class _StepChecker:
-    """Validates one duty step against its group's devices and their profiles."""
-
-    def __init__(self, loader: _SiteLoader, group: str, members: dict[str, Device]) -> None:
-        self.ld = loader
-        self.p = loader.p
-        self.group = group
-        self.members = members
-
-    def step(self, t: dict[str, Any], path: str) -> DutyStep | None:
-        before = len(self.p.lines)
-        action = want_choice(t, "action", ACTIONS, path, self.p, required=True, what="action")
-        allowed = _STEP_COMMON + (
-            _ACTION_KEYS[action] if action else tuple(k for ks in _ACTION_KEYS.values() for k in ks)
-        )
-        check_keys(t, allowed, path, self.p)
-        targets, devices = self._targets(t, path)
-        params: dict[str, Any] = {}
-        timeout = want_number(t, "timeout_s", path, self.p, lo=0, hi=86_400, lo_open=True)
-        if timeout is not None:
-            params["timeout_s"] = timeout
-        if action is not None and targets is not None:
-            check = getattr(self, "_" + action.replace("-", "_"))
-            params.update(check(t, path, targets, devices))
-        if len(self.p.lines) > before or action is None or targets is None:
-            return None
-        return DutyStep(action=action, targets=targets, params=params)
-
-    # ---- targets
-
-    def _targets(
-        self, t: dict[str, Any], path: str
-    ) -> tuple[str | tuple[str, ...] | None, list[Device]]:
-        value = t.get("targets", "all")
-        kpath = join(path, "targets")
-        if isinstance(value, str):
-            if value not in SELECTORS:
-                self.p.add(
-                    kpath,
-                    f'unknown selector "{value}": expected one of {quoted(SELECTORS)} '
-                    f"or a list of device ids{_hint(value, SELECTORS)}",
-                )
-                return None, []
-            kind = SELECTOR_KIND.get(value)
-            return value, [d for d in self.members.values() if kind in (None, d.kind)]
-        if not isinstance(value, list) or not value:
-            what = "an empty array" if value == [] else type_name(value)
-            self.p.add(kpath, f"expected a selector or a non-empty list of device ids, got {what}")
-            return None, []
-        return self._target_ids(value, kpath)
-
-    def _target_ids(
-        self, value: list[Any], kpath: str
-    ) -> tuple[tuple[str, ...] | None, list[Device]]:
-        ok = True
-        devices: list[Device] = []
-        for i, item in enumerate(value):
-            ipath = f"{kpath}[{i}]"
-            if not isinstance(item, str):
-                self.p.add(ipath, f"expected a device id, got {type_name(item)}")
-                ok = False
-            elif value.index(item) != i:
-                self.p.add(ipath, f'device "{item}" is listed twice')
-                ok = False
-            elif item in self.members:
-                devices.append(self.members[item])
-            else:
-                self.p.add(ipath, self._not_member(item))
-                ok = False
-        return (tuple(value) if ok else None), devices
-
-    def _not_member(self, did: str) -> str:
-        other = self.ld.devices.get(did)
-        if other is not None:
-            return f'device "{did}" is in group "{other.device.group}", not in group "{self.group}"'
-        return f'unknown device "{did}" (not in group "{self.group}"){_hint(did, self.members)}'
-
-    def _applicable(
-        self,
-        targets: str | tuple[str, ...],
-        devices: list[Device],
-        kinds: tuple[str, ...],
-        path: str,
-        action: str,
-    ) -> list[Device]:
-        """Devices of `kinds`: each listed id must be one; a selector must select some."""
-        fit = [d for d in devices if d.kind in kinds]
-        kpath = join(path, "targets")
-        if isinstance(targets, tuple):
-            for d in devices:
-                if d.kind not in kinds:
-                    need = " or ".join(kinds)
-                    self.p.add(
-                        kpath, f'device "{d.id}" is a {d.kind}: {action} needs {need} devices'
-                    )
-        elif not fit:
-            self.p.add(
-                kpath, f'"{targets}" selects no {" or ".join(kinds)} device in group "{self.group}"'
-            )
-        return fit
-
-    # ---- actions (each returns the step's params)
-
-    def _snmp_set(
-        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
-    ) -> dict[str, Any]:
-        control = want_str(t, "control", path, self.p, required=True)
-        fit = self._applicable(targets, devices, SNMP_KINDS, path, "snmp-set")
-        if control is None:
-            return {}
-        by_profile: dict[str, list[str]] = {}
-        for d in fit:
-            prof = self.ld.profiles.get(d.profile or "")
-            if prof is not None and control not in prof.controls:
-                by_profile.setdefault(prof.name, []).append(d.id)
-        for name, ids in by_profile.items():
-            hint = _hint(control, self.ld.profiles[name].controls)
-            self.p.add(
-                join(path, "control"),
-                f'control "{control}" is not defined in profile "{name}" '
-                f"(used by {', '.join(ids)}){hint}",
-            )
-        return {"control": control}
-
-    def _pdu_outlet(
-        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
-    ) -> dict[str, Any]:
-        state = want_choice(t, "state", OUTLET_STATES, path, self.p, required=True, what="state")
-        if not devices:
-            self.p.add(
-                join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"'
-            )
-        unfed = [d.id for d in devices if d.pdu is None or d.outlet is None]
-        if unfed:
-            self.p.add(
-                join(path, "targets"),
-                "pdu-outlet needs targets with pdu and outlet; "
-                f"these have none: {', '.join(unfed)}",
-            )
-        if state is not None:
-            self._check_outlet_controls(devices, state, path)
-        return {"state": state} if state else {}
-
-    def _check_outlet_controls(self, devices: list[Device], state: str, path: str) -> None:
-        needed = ("outlet_on", "outlet_off")
-        checked: set[str] = set()
-        for d in devices:
-            pdu = self.ld.devices.get(d.pdu or "")
-            prof = self.ld.profiles.get(pdu.device.profile or "") if pdu else None
-            if prof is None or prof.kind != "pdu" or prof.name in checked:
-                continue
-            checked.add(prof.name)
-            for name in needed:
-                ctl = prof.controls.get(name)
-                if ctl is None:
-                    self.p.add(
-                        join(path, "state"),
-                        f'profile "{prof.name}" (of pdu "{pdu.device.id}") has no control "{name}"',
-                    )
-                elif ctl.index != "outlet":
-                    self.p.add(
-                        join(path, "state"),
-                        f'control "{name}" of profile "{prof.name}" needs index = "outlet"',
-                    )
-
-    def _nvml_power_limit(
-        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
-    ) -> dict[str, Any]:
-        watts = want_number(t, "watts", path, self.p, required=True, lo=0, hi=5000, lo_open=True)
-        self._applicable(targets, devices, ("gpu",), path, "nvml-power-limit")
-        return {"watts": watts} if watts is not None else {}
-
-    def _command(
-        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        argv = t.get("argv")
-        kpath = join(path, "argv")
-        if argv is None:
-            self.p.add(kpath, "missing required key")
-        elif not isinstance(argv, list) or not argv:
-            what = "an empty array" if argv == [] else type_name(argv)
-            self.p.add(kpath, f"expected a non-empty list of strings, got {what}")
-        elif not all(isinstance(a, str) for a in argv):
-            self.p.add(kpath, "every argument must be a string")
-        elif not argv[0].strip():
-            self.p.add(kpath, "the program (first argument) must not be empty")
-        else:
-            out["argv"] = tuple(argv)
-        env = self._command_env(t, path)
-        if env is not None:
-            out["env"] = env
-        return out
-
-    def _command_env(self, t: dict[str, Any], path: str) -> dict[str, str] | None:
-        env = want_table(t, "env", path, self.p)
-        if env is None:
-            return None
-        bad = [k for k, v in env.items() if not isinstance(v, str)]
-        for key in bad:  # values may be secrets: name the key only
-            self.p.add(
-                join(join(path, "env"), key), f"expected a string, got {type_name(env[key])}"
-            )
-        return None if bad else dict(env)
-
-    def _http(
-        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        url = want_str(t, "url", path, self.p, required=True)
-        if url is not None:
-            problem = _url_problem(url)  # never echo the URL: it may carry a token
-            if problem:
-                self.p.add(join(path, "url"), problem)
-            else:
-                out["url"] = url
-        method = t.get("method", "GET")
-        if isinstance(method, str) and method.upper() in HTTP_METHODS:
-            out["method"] = method.upper()
-        else:
-            want_choice(t, "method", HTTP_METHODS, path, self.p, what="method")
-        status = want_int(t, "expect_status", path, self.p, lo=100, hi=599)
-        out["expect_status"] = 200 if status is None else status
-        return out
-
-    def _wait_metric(
-        self, t: dict[str, Any], path: str, targets: Any, devices: list[Device]
-    ) -> dict[str, Any]:
-        metric = want_str(t, "metric", path, self.p, required=True)
-        info = CATALOGUE.get(metric) if metric else None
-        if metric is not None and info is None:
-            self.p.add(join(path, "metric"), f'unknown metric "{metric}"{_hint(metric, CATALOGUE)}')
-        op = want_choice(t, "op", METRIC_OPS, path, self.p, required=True, what="operator")
-        out: dict[str, Any] = {"metric": metric, "op": op}
-        if info is not None:
-            self._metric_targets(info.name, info.kinds, targets, devices, path)
-            out["value"] = self._metric_value(t, path, info.numeric, op)
-        return out
-
-    def _metric_targets(
-        self, metric: str, kinds: tuple[str, ...], targets: Any, devices: list[Device], path: str
-    ) -> None:
-        if not devices:
-            self.p.add(
-                join(path, "targets"), f'"{targets}" selects no device in group "{self.group}"'
-            )
-        elif not any(d.kind in kinds for d in devices):
-            self.p.add(
-                join(path, "metric"),
-                f'no target reports "{metric}" (it comes from {", ".join(kinds)} devices)',
-            )
-
-    def _metric_value(self, t: dict[str, Any], path: str, numeric: bool, op: str | None) -> Any:
-        kpath = join(path, "value")
-        if "value" not in t:
-            self.p.add(kpath, "missing required key")
-            return None
-        value = t["value"]
-        if numeric:
-            return want_number(t, "value", path, self.p)
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            self.p.add(kpath, f"expected a string or integer, got {type_name(value)}")
-        elif op not in (None, "==", "!="):
-            self.p.add(join(path, "op"), "this metric is a state: compare it with == or !=")
-        return value
-
-
-def _url_problem(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        return "not a valid URL"
-    if parts.scheme not in ("http", "https"):
-        return "must be an http:// or https:// URL"
-    if not parts.hostname:
-        return "the URL has no host"
-    return None

@@ -130,7 +130,7 @@ def test_rules_in_the_site_file(tmp_path: Path) -> None:
     f.write_text('[site]\nname = "x"\n[alarms]\nhold_s = 15\n'
                  '[[alarms.rules]]\nname = "hot inlet"\nmetric = "temp_inlet_c"\nop = ">"\n'
                  'value = 40\nclear_below = 37\nhold_s = 30\nkind = "miner"\n')
-    th = AlarmThresholds.for_site(load_site(f))
+    th = load_site(f).alarms
     assert th.hold_s == 15 and th.miner_temp_c == 85.0
     assert th.rules == (AlarmRule("temp_inlet_c", ">", 40.0, "hot inlet", "miner", None, (),
                                   30.0, 37.0, "warning"),)

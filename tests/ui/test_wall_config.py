@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from opsconsole.core.errors import ConfigError
-from opsconsole.core.siteload import WALL_PAGES, load_site
+from opsconsole.core.siteload import load_site
+from opsconsole.core.wallconfig import WALL_PAGES, WallConfig
 
 SITE = """
 [site]
@@ -45,12 +46,12 @@ def errors(tmp_path: Path, extra: str) -> list[str]:
 
 
 def test_wall_defaults(tmp_path):
-    assert load(tmp_path).wall == {"rotate_s": 15.0, "pages": list(WALL_PAGES)}
+    assert load(tmp_path).wall == WallConfig(rotate_s=15.0, pages=WALL_PAGES)
 
 
 def test_wall_values(tmp_path):
     site = load(tmp_path, '[wall]\nrotate_s = 30\npages = ["alarms", "totals"]\n')
-    assert site.wall == {"rotate_s": 30.0, "pages": ["alarms", "totals"]}
+    assert site.wall == WallConfig(rotate_s=30.0, pages=("alarms", "totals"))
 
 
 @pytest.mark.parametrize(("extra", "where", "says"), [
@@ -67,3 +68,10 @@ def test_wall_errors_name_the_key(tmp_path, extra, where, says):
     lines = errors(tmp_path, extra)
     assert len(lines) == 1, lines
     assert where in lines[0] and says in lines[0], lines[0]
+
+
+def test_every_wall_page_has_a_widget():
+    """The schema (core/wallconfig.py) and the wall's pages name the same pages."""
+    from opsconsole.ui.wall.window import PAGE_TYPES
+
+    assert tuple(PAGE_TYPES) == WALL_PAGES

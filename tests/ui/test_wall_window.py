@@ -3,6 +3,7 @@ lost data source, rotation and pinning."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from opsconsole.core.duty.controller import READ_ONLY, REFUSED
 from opsconsole.core.readings import Status
+from opsconsole.core.wallconfig import WallConfig
 from opsconsole.ui.duty import client as duty_client
 from opsconsole.ui.wall.window import WallWindow
 from tests.ui.duty_support import small_site
@@ -182,8 +184,8 @@ def test_rotation_pin_and_keys(qtbot, manual):
 
 def test_rotation_runs_on_its_own(qtbot):
     runtimes = RuntimeLog()
-    site = make_site(interval=10.0)
-    site.wall.update(rotate_s=3, pages=["alarms", "totals"])
+    site = replace(make_site(interval=10.0),
+                   wall=WallConfig(rotate_s=3, pages=("alarms", "totals")))
     win = WallWindow(runtime_factory=runtimes)
     qtbot.addWidget(win)
     win.show()

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from opsconsole.core.duty.steps import ACTIONS
+
 # what a switch is (a new duty, or a recovery of an earlier switch)
 SWITCH, RETRY, RESUME, ROLLBACK = "switch", "retry", "resume", "rollback"
 KINDS = (SWITCH, RETRY, RESUME, ROLLBACK)
@@ -22,7 +24,8 @@ OK, SWITCHING, INTERRUPTED = "ok", "switching", "interrupted"
 STEP_OK, STEP_PARTIAL, STEP_FAILED, STEP_SKIPPED, STEP_NOT_RUN = (
     "ok", "partial", "failed", "skipped", "not_run")
 
-GROUP_ACTIONS = ("command", "http")  # act once for the group, not per device
+# act once for the group, not per device
+GROUP_ACTIONS = tuple(a.name for a in ACTIONS.values() if a.group_level)
 
 EXIT_CODES = {DONE: 0, DEGRADED: 3, REFUSED: 4}
 

@@ -11,15 +11,10 @@ from opsconsole.core.duty.model import (
     DeviceResult,
     PlannedStep,
 )
-from opsconsole.core.metrics import CATALOGUE
+from opsconsole.core.duty.steps import ACTIONS
+from opsconsole.core.kinds import SELECTOR_KIND
 from opsconsole.core.site import Device, DutyStep, Group
 
-DEFAULT_TIMEOUT_S = {
-    "snmp-set": 30.0, "pdu-outlet": 60.0, "nvml-power-limit": 30.0,
-    "command": 60.0, "http": 60.0, "wait-metric": 120.0,
-}
-SNMP_KINDS = ("miner", "pdu", "host")
-SELECTOR_KIND = {"miners": "miner", "gpus": "gpu", "pdus": "pdu"}
 SKIPPED = "skipped: failed in an earlier step"
 
 
@@ -38,20 +33,11 @@ def targets(group: Group, step: DutyStep) -> tuple[str, ...]:
 
 
 def applies(step: DutyStep, d: Device) -> bool:
-    if step.action == "snmp-set":
-        return d.kind in SNMP_KINDS
-    if step.action == "pdu-outlet":
-        return d.pdu is not None and d.outlet is not None
-    if step.action == "nvml-power-limit":
-        return d.kind == "gpu"
-    if step.action == "wait-metric":
-        info = CATALOGUE.get(step.params.get("metric", ""))
-        return info is not None and d.kind in info.kinds
-    return False
+    return ACTIONS[step.action].applies(step.params, d)
 
 
 def timeout_of(step: DutyStep) -> float:
-    return float(step.params.get("timeout_s", DEFAULT_TIMEOUT_S[step.action]))
+    return float(step.params.get("timeout_s", ACTIONS[step.action].default_timeout_s))
 
 
 def full_steps(group: Group, duty: str) -> list[PlannedStep]:

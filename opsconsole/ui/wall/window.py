@@ -25,7 +25,6 @@ from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
-from opsconsole.core.siteload import WALL_DEFAULTS, WALL_PAGES
 from opsconsole.ui import theme as themes
 from opsconsole.ui import units
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
@@ -210,8 +209,7 @@ class WallWindow(QWidget):
         self.session = SiteSession(site, parent=self)
         self.session.first_data.connect(self.first_data)
         self.session.updated.connect(self._mark_dirty)
-        wall = {**WALL_DEFAULTS, **(site.wall or {})}
-        self.page_names = [p for p in wall["pages"] if p in WALL_PAGES] or list(WALL_PAGES)
+        self.page_names = list(site.wall.pages)  # validated by core/wallconfig.py
         for name in self.page_names:
             page = PAGE_TYPES[name](self.session, self.theme)
             page.apply_scale(self.scale)
@@ -221,7 +219,7 @@ class WallWindow(QWidget):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys always reach the window
         self.header.site.set_text(site.name)
         self.header.set_pages([p.title for p in self.pages])
-        rotate_s = self.rotate_override or float(wall["rotate_s"])
+        rotate_s = self.rotate_override or site.wall.rotate_s
         self.rotator = PageRotator(len(self.pages), rotate_s, self)
         self.rotator.changed.connect(self._on_page)
         self._on_page(0, False)
