@@ -74,7 +74,7 @@ class ScreenshotJob:
         if not ok:  # checked at start (unwritable): it went away since
             print(f"{self.path}: could not be written", file=sys.stderr)
             code = EXIT_USAGE
-        elif code != EXIT_OK:
+        elif code == EXIT_FAIL:
             print("opsconsole: no data arrived; the screenshot shows what there was",
                   file=sys.stderr)
         self.code = code

@@ -3,7 +3,13 @@ window full screen, the kiosk habits (idle cursor hidden, screen blanking
 inhibited), and the screenshot mode.
 
 A wall screenshot writes PNG showing the first page, and beside it one PNG
-per other page (`<stem>-<page>.png`), so every page can be looked at."""
+per other page (`<stem>-<page>.png`), so every page can be looked at. A site
+file the wall cannot load is no reason to exit: the wall shows the file and
+its problems full screen until it is fixed; a screenshot then captures that
+page and exits 2 with the problems on stderr, one a line.
+
+Started without --config (the menu entry), the wall watches the kiosk's
+site file, DEFAULT_CONFIG, and says so."""
 
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ from opsconsole.ui.wall.window import WallWindow
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+DEFAULT_CONFIG = Path("/etc/opsconsole/site.toml")  # README "Wall display (kiosk)"
+PROBLEM_SETTLE_MS = 500  # the problem page lays out before it is captured
 
 
 class WallScreenshot(ScreenshotJob):
@@ -35,9 +43,17 @@ class WallScreenshot(ScreenshotJob):
     def __init__(self, app: QApplication, win: WallWindow, path: Path, after_s: float | None):
         super().__init__(app, win, path, after_s, win.first_data)
         self.wall = win
+        if after_s is None:
+            win.site_problems.connect(
+                lambda _p: QTimer.singleShot(PROBLEM_SETTLE_MS, lambda: self.shoot(EXIT_USAGE)))
 
     def capture(self, code: int) -> tuple[bool, int]:
         win = self.wall
+        if win.problems:  # the problem page: what the wall shows is what is captured
+            for line in win.problems:
+                print(line, file=sys.stderr)
+            ok, _ = super().capture(code)
+            return ok, EXIT_USAGE
         if win.rotator is None:  # the site never opened
             ok, code = super().capture(code)
             return ok, EXIT_FAIL if code == EXIT_OK and win.session is None else code
@@ -58,25 +74,15 @@ def run_wall(args: argparse.Namespace, app: QApplication) -> int:
     config: Path | None = getattr(args, "config", None)
     demo = bool(getattr(args, "demo", False))
     shot: Path | None = getattr(args, "screenshot", None)
+    note = ""
     if config is None and not demo:
-        print("opsconsole: --wall needs --config FILE or --demo", file=sys.stderr)
-        return EXIT_USAGE
-    site = None
-    if config is not None and not demo:
-        from opsconsole.core.errors import ConfigError
-        from opsconsole.ui.main_window import load_site_file
-
-        try:  # a wall that cannot start says why at once (later losses it rides out)
-            site = load_site_file(config)
-        except ConfigError as exc:
-            for line in exc.errors:
-                print(line, file=sys.stderr)
-            return EXIT_USAGE
-        except OSError as exc:
-            print(f"{config}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_USAGE
+        config = DEFAULT_CONFIG
+        note = ("Started without --config: the wall shows this file once it exists and is "
+                "valid, or start it with  opsconsole --wall --config FILE")
     if not logging.getLogger().handlers:  # a wall runs unattended: its log is its record
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if shot is not None:  # a one-shot command: its problems go to stderr once, plainly
+        logging.getLogger("opsconsole.ui.wall").setLevel(logging.ERROR)
     themes.apply(app, themes.DARK)
     win = WallWindow(data_dir=getattr(args, "data_dir", None))
     signal.signal(signal.SIGINT, lambda *_: win.close())
@@ -93,9 +99,8 @@ def run_wall(args: argparse.Namespace, app: QApplication) -> int:
         inhibitor.inhibit()
     if demo:
         win.open_demo()
-    else:
-        assert config is not None
-        win.open_file(config, site)  # parsed once: a big site file takes seconds
+    else:  # parsed once, off the GUI thread: the first frame never waits for it
+        win.open_file(config, note=note)
     win.showFullScreen()
     try:
         code = app.exec()

@@ -36,6 +36,9 @@ def style_sheet(theme: Theme, s: WallScale) -> str:
         QLabel#wallPageOn {{ color: #ffffff; background: {theme.accent}; font-size: {s.body}px;
                              font-weight: 700; padding: {s.px(0.1)}px {s.px(0.5)}px;
                              border-radius: {radius}px; }}
+        QWidget#wallProblemPage {{ background: {theme.window}; }}
+        QLabel#wallProblemTitle {{ color: {theme.bad}; font-size: {s.hero}px; font-weight: 800; }}
+        QLabel#wallProblemLines {{ color: {theme.text}; font-size: {s.px(1.4)}px; }}
         QLabel#wallBanner {{ color: #ffffff; background: {theme.bad}; font-size: {s.px(1.8)}px;
                              font-weight: 800; padding: {s.px(0.5)}px {s.px(1.0)}px; }}
         QFrame#wallHeader {{ background: {theme.base}; border-bottom: {max(1, s.px(0.1))}px

@@ -5,7 +5,10 @@ builds no menus, buttons, inputs or duty GUI: a few display pages that
 rotate, a header with the clock and the newest reading's time, and a stale
 banner. It keeps going when the data source goes away: a stopped collector
 is restarted with back-off, and the same session (history, alarms) carries
-on when the site comes back with the same devices."""
+on when the site comes back with the same devices. It never goes black: a
+site file it cannot load (missing, invalid, corrupt, or none given) fills the
+screen with the file and its problems, and the wall starts by itself once
+the file is fixed (ui/wall/site_watch.py)."""
 
 from __future__ import annotations
 
@@ -18,11 +21,10 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent
-from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from opsconsole.collectors.poller import CycleStats
 from opsconsole.collectors.runtime import CollectorRuntime
-from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 from opsconsole.ui import theme as themes
@@ -36,8 +38,10 @@ from opsconsole.ui.wall.duty_states import ReadOnlyDutyStates
 from opsconsole.ui.wall.freshness import Freshness, assess, newest_answer
 from opsconsole.ui.wall.header import WallHeader
 from opsconsole.ui.wall.heat_page import HeatPage
+from opsconsole.ui.wall.problem_page import SiteProblemPage, breakable
 from opsconsole.ui.wall.rotation import PageRotator
 from opsconsole.ui.wall.scale import WallScale
+from opsconsole.ui.wall.site_watch import CHECK_S, SiteFileWatch
 from opsconsole.ui.wall.style import style_sheet
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.widgets import WallLabel
@@ -62,12 +66,14 @@ PAGE_TYPES: dict[str, Callable[..., Any]] = {
 class WallWindow(QWidget):
     first_data = Signal()
     site_failed = Signal(str)  # a start failed (the wall retries on its own)
+    site_problems = Signal(list)  # the site file cannot be loaded: its problems, one a line
 
     def __init__(self, *, data_dir: Path | None = None,
                  runtime_factory: RuntimeFactory = CollectorRuntime,
                  demo_factory: Callable[[], Any] = make_demo_site,
                  clock: Callable[[], float] = time.time,
-                 rotate_s: float | None = None, parent: QWidget | None = None):
+                 rotate_s: float | None = None, check_s: float = CHECK_S,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("opsconsole wall")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -87,7 +93,10 @@ class WallWindow(QWidget):
         self.started_at = clock()
         self.restarts = 0
         self._source: tuple[str, Any] | None = None  # ("demo", None) | ("file", path)
-        self._preloaded: Site | None = None  # open_file's already-loaded site
+        self.check_s = check_s
+        self.watch: SiteFileWatch | None = None  # the site file, loaded and watched
+        self.problems: list[str] = []  # why the site file cannot be shown (the page says)
+        self._file_note = ""  # shown with the problems (e.g. "started without --config")
         self._failures = 0
         self._restart_at: float | None = None
         self._dirty = False
@@ -108,7 +117,11 @@ class WallWindow(QWidget):
         self.stack = QStackedWidget()
         self.waiting = WallLabel("Starting…", "wallValue")
         self.waiting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.waiting.setWordWrap(True)  # "Reading <long path>…" never widens the window
+        self.waiting.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.stack.addWidget(self.waiting)
+        self.problem_page = SiteProblemPage()
+        self.stack.addWidget(self.problem_page)
         lay.addWidget(self.stack, 1)
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
@@ -122,6 +135,7 @@ class WallWindow(QWidget):
         self.scale = s
         self.setStyleSheet(style_sheet(self.theme, s))
         self.header.apply_scale(s)
+        self.problem_page.apply_scale(s)
         for page in self.pages:
             page.apply_scale(s)
 
@@ -137,12 +151,16 @@ class WallWindow(QWidget):
         self._source = ("demo", None)
         self._start()
 
-    def open_file(self, path: Path, site: Site | None = None) -> None:
+    def open_file(self, path: Path, site: Site | None = None, note: str = "") -> None:
         """`site`: the file already loaded by the caller, used for the first
-        start; restarts read the file again (it may have been fixed)."""
+        start; otherwise it is loaded off the GUI thread. Restarts read the
+        file again (it may have been fixed). `note`: said with any problems."""
         self._source = ("file", path)
-        self._preloaded = site
-        self._start()
+        self._file_note = note
+        if site is not None:
+            self._start_bridge(site, None)
+        else:
+            self._start()
 
     def open_site(self, site: Site) -> None:
         """An already loaded site (tests, embedding): restarts reuse it."""
@@ -151,21 +169,65 @@ class WallWindow(QWidget):
 
     def _start(self) -> None:
         assert self._source is not None
-        kind, path = self._source  # path: a Path, or the Site for "site"
+        kind, src = self._source  # src: a Path, or the Site for "site"
         self._restart_at = None
-        try:
-            if kind == "demo":
-                site, demo = None, self.demo_factory()
-            elif kind == "site":
-                site, demo = path, None
-            elif self._preloaded is not None:
-                site, demo, self._preloaded = self._preloaded, None, None
-            else:
-                site, demo = load_site_file(path), None
-        except (ConfigError, OSError, ImportError) as exc:
-            text = "; ".join(exc.errors) if isinstance(exc, ConfigError) else str(exc)
-            self._on_failed(f"cannot load the site: {text}")
+        if kind == "file":
+            self._load_file(src)  # -> _on_file_loaded or _on_file_problems
             return
+        try:
+            site, demo = (None, self.demo_factory()) if kind == "demo" else (src, None)
+        except ImportError as exc:
+            self._on_failed(f"cannot start the demo: {exc}")
+            return
+        self._start_bridge(site, demo)
+
+    # -- the site file: loaded off the GUI thread, watched while broken -----------
+    def _load_file(self, path: Path) -> None:
+        if self.watch is None or self.watch.path != path:
+            if self.watch is not None:
+                self.watch.close()
+                self.watch.deleteLater()
+            self.watch = SiteFileWatch(path, load_site_file, self.check_s, self)
+            self.watch.loaded.connect(self._on_file_loaded)
+            self.watch.problems.connect(self._on_file_problems)
+        if self.session is None and not self.problems:
+            self.waiting.set_text(breakable(f"Reading {path}…"))
+        self.watch.load_now()
+
+    def _on_file_loaded(self, site: Site) -> None:
+        if self._closing:
+            return
+        if self.problems:
+            log.info("wall: %s loads again; starting", site.path)
+            self.problems = []
+            self.stack.setCurrentWidget(self.pages[self.rotator.current] if self.rotator
+                                        else self.waiting)
+            self.waiting.set_text("Starting…")
+        self._start_bridge(site, None)
+
+    def _on_file_problems(self, problems: list[str]) -> None:
+        if self._closing or self.watch is None:
+            return
+        self._stop_bridge()  # nothing to poll: the collector ran on the file that broke
+        if problems != self.problems:  # logged once per new set, not every check
+            log.warning("wall: cannot load %s (%d problem%s); checking it every %g s",
+                        self.watch.path, len(problems), "s" * (len(problems) != 1),
+                        self.check_s)
+            for line in problems:
+                log.warning("wall: %s", line)
+        self.problems = list(problems)
+        self.problem_page.show_problems(self.watch.path, problems, self._file_note)
+        self._show_problem_status()
+        self.stack.setCurrentWidget(self.problem_page)
+        self.site_problems.emit(list(problems))
+
+    def _show_problem_status(self) -> None:
+        if self.watch is not None:
+            self.problem_page.show_status(self.watch.checked_at, self.watch.loading,
+                                          self.check_s)
+
+    def _start_bridge(self, site: Site | None, demo: Any) -> None:
+        self._restart_at = None
         self._stop_bridge()
         self.bridge = CollectorBridge(site, demo_site=demo, runtime_factory=self.runtime_factory,
                                       parent=self)
@@ -239,7 +301,8 @@ class WallWindow(QWidget):
 
     def _on_page(self, index: int, pinned: bool) -> None:
         page = self.pages[index]
-        self.stack.setCurrentWidget(page)
+        if not self.problems:  # the problem page stays until the file is fixed
+            self.stack.setCurrentWidget(page)
         page.refresh()  # fresh as it shows, never a page from a minute ago
         self.header.show_page(index, pinned)
 
@@ -284,7 +347,11 @@ class WallWindow(QWidget):
         self.fresh = assess(newest, now, interval, self.started_at)
         self.header.show_time(now, self.fresh, self.theme.warn, self.theme.text)
         self._watchdog(now)  # first: the banner then says what the watchdog is doing
-        self._show_banner(self.fresh)
+        if self.problems:  # the full-screen page says it all; no banner on top
+            self.banner.hide()
+            self._show_problem_status()
+        else:
+            self._show_banner(self.fresh)
         if self._dirty and self.rotator is not None:
             self._dirty = False
             self.pages[self.rotator.current].refresh()
@@ -362,6 +429,8 @@ class WallWindow(QWidget):
     def close_site(self) -> None:
         self._closing = True
         self._tick.stop()
+        if self.watch is not None:
+            self.watch.close()
         self._stop_bridge()
         self._drop_pages()
         if self.session is not None:
