@@ -88,6 +88,7 @@ class Poller:
         self._engine = engine
         self._nvml = nvml
         self._nvml_pool: ThreadPoolExecutor | None = None
+        self._miner_api: Any = None
         self._sem: asyncio.Semaphore | None = None
         self._pending: list[Reading] = []
         self._cycles: dict[int, CycleStats] = {}
@@ -134,10 +135,24 @@ class Poller:
         return await asyncio.get_running_loop().run_in_executor(self._nvml_pool, fn, *args)
 
     # -- one poll -----------------------------------------------------------
+    @property
+    def miner_api(self) -> Any:
+        """The one MinerApi of this poller (per-miner connection limits, the
+        detected firmware); duty switching shares it."""
+        if self._miner_api is None:
+            from opsconsole.collectors.minerapi.client import MinerApi
+
+            self._miner_api = MinerApi()
+        return self._miner_api
+
     async def poll_device(self, device: Device, quick: bool = False) -> Reading:
         try:
             if device.kind == "gpu":
                 return await self.run_nvml(self._nvml_collector().collect, device)
+            if device.api is not None:
+                from opsconsole.collectors.minerapi.collector import collect
+
+                return await collect(self.miner_api, device, device.timeout_s)
             profile = self.site.profiles[device.profile or ""]
             target = build_target(self.site, device, quick)
             return await snmp_collector.collect(self.engine, device.id, target, profile)

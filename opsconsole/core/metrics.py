@@ -28,6 +28,12 @@ CATALOGUE: dict[str, MetricInfo] = {
         _M("fan_rpm", "rpm", ("miner",), "Fan"),
         _M("uptime_s", "s", ("miner", "pdu", "host"), "Uptime"),
         _M("state", "", ("miner",), "State", numeric=False),
+        # miners over their own API (collectors/minerapi): identity and per-board lists
+        _M("firmware", "", ("miner",), "Firmware", numeric=False),
+        _M("model", "", ("miner",), "Model", numeric=False),
+        _M("board_hashrate_ths", "TH/s", ("miner",), "Board hashrate", numeric=False),
+        _M("board_temp_c", "°C", ("miner",), "Board temperature", numeric=False),
+        _M("board_chips", "", ("miner",), "Board chips", numeric=False),
         _M("outlet_power_w", "W", ("pdu",), "Outlet power", numeric=False, per_outlet=True),
         _M("outlet_state", "", ("pdu",), "Outlet state", numeric=False, per_outlet=True),
         _M("util_pct", "%", ("gpu",), "Utilisation"),

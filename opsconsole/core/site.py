@@ -31,6 +31,7 @@ class Credentials:
     priv_protocol: str | None = None  # DES AES AES192 AES256
     priv_key: str | None = None  # resolved secret
     write_community: str | None = None  # resolved secret for SETs (v1/v2c); None: use community
+    password: str | None = None  # resolved secret: a miner's own API / web login (version "api")
 
     def __repr__(self) -> str:  # secrets must never reach logs
         return f"Credentials(id={self.id!r}, version={self.version!r})"
@@ -72,6 +73,8 @@ class Device:
     outlet: int | None = None
     timeout_s: float | None = None  # None: the site default
     retries: int | None = None
+    api: str | None = None  # "cgminer": read over the miner's JSON API (TCP 4028), no profile
+    firmware: str | None = None  # api miners: auto | antminer | braiins | whatsminer | ...
 
     @property
     def address(self) -> str:

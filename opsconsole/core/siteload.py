@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opsconsole.core import minerapi_config
 from opsconsole.core.alarmload import check_rule_refs
 from opsconsole.core.alarmthresholds import AlarmThresholds
 from opsconsole.core.duty.steps import StepContext, check_step
@@ -82,9 +83,10 @@ _CRED_KEYS = (
     "priv_protocol",
     "priv_key",
     "priv_key_env",
+    *minerapi_config.API_CRED_KEYS[1:],  # a miner login: user + password_env
 )
 _V12_KEYS = ("community", "community_env", "write_community", "write_community_env")
-_V3_KEYS = _CRED_KEYS[5:]
+_V3_KEYS = _CRED_KEYS[5:12]
 _GROUP_KEYS = ("id", "name", "duty", "expected_kw", "devices", "duties")
 _DEVICE_KEYS = (
     "id",
@@ -100,6 +102,7 @@ _DEVICE_KEYS = (
     "outlet",
     "timeout_s",
     "retries",
+    *minerapi_config.API_DEVICE_KEYS,
 )
 _SNMP_ONLY = ("address", "profile", "credentials", "timeout_s", "retries")
 _GPU_ONLY = ("nvml_index", "uuid")
@@ -219,6 +222,7 @@ class _SiteLoader:
         self.pset = pset
         self.profiles: dict[str, Profile] = pset.profiles
         self.cred_ids: set[str] = set()  # declared, valid or not
+        self.creds: dict[str, Credentials] = {}  # the valid ones
         self.devices: dict[str, _DevEntry] = {}
 
     # ---- top level
@@ -290,10 +294,15 @@ class _SiteLoader:
             cred = self._credential(cid, t, path)
             if cred is not None:
                 out[cid] = cred
+        self.creds = out
         return out
 
     def _credential(self, cid: str, t: dict[str, Any], path: str) -> Credentials | None:
+        if minerapi_config.is_api_credential(t):
+            return minerapi_config.credential(self, cid, t, path)
         check_keys(t, _CRED_KEYS, path, self.p)
+        self._forbid(t, minerapi_config.API_CRED_KEYS[1:], path,
+                     "a miner login key: drop version and SNMP keys for a miner login")
         if is_number(t.get("version")):
             self.p.add(join(path, "version"), 'expected a string ("1", "2c" or "3"), got a number')
             return None
@@ -486,8 +495,12 @@ class _SiteLoader:
                 t, _SNMP_ONLY, path, f"not used by {kind} devices (they are read through NVML)"
             )
             fields.update(self._gpu_fields(t, path))
+        elif kind is not None and "api" in t:
+            self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
+            fields.update(minerapi_config.device_fields(self, t, path, kind))
         elif kind is not None:
             self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
+            self._forbid(t, ("firmware",), path, 'only for api miners (set api = "cgminer")')
             fields.update(self._snmp_fields(t, path))
         fields.update(self._placement(t, path))
         entry = _DevEntry(Device(id=did or "", kind=kind or "", group=group, **fields), path)
@@ -557,6 +570,7 @@ class _SiteLoader:
             if dev.kind in SNMP_KINDS:
                 self._check_profile_ref(dev, path)
                 self._check_cred_ref(dev, path)
+                minerapi_config.check_cred_kind(self, dev, path, self.creds)
             if dev.pdu is not None:
                 self._check_pdu_ref(dev, path)
             if dev.nvml_index is not None:

@@ -29,6 +29,7 @@ AGGREGATES: dict[str, str] = {
     "devices_ok": "count",
 }
 GPU_METRICS = [m.name for m in CATALOGUE.values() if "gpu" in m.kinds and m.numeric]
+MINER_METRICS = [m.name for m in CATALOGUE.values() if "miner" in m.kinds and m.numeric]
 SITE = "__site__"
 # status_code per device: 0 pending (no reading yet), then one per Status
 STATUS_CODES = {"pending": 0, "ok": 1, "partial": 2, "unreachable": 3, "error": 4}
@@ -58,6 +59,8 @@ def _metrics_for(site: Site) -> dict[str, set[int]]:
         names: Iterable[str]
         if dev.kind == "gpu":
             names = GPU_METRICS
+        elif dev.api is not None:  # a miner over its own API: the miner catalogue
+            names = MINER_METRICS
         else:
             prof = site.profiles.get(dev.profile or "")
             names = prof.metrics.keys() if prof is not None else ()

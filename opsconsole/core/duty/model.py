@@ -81,6 +81,7 @@ class PlannedStep:
             "command": "run " + " ".join(p.get("argv", [])),
             "http": f"{p.get('method', 'GET')} {p.get('url')} until {p.get('expect_status', 200)}",
             "wait-metric": f"wait for {p.get('metric')} {p.get('op')} {p.get('value')}",
+            "miner-power": f"miners {p.get('state')}",
         }.get(self.action, self.action)
         who = "" if self.group_level else f" on {len(self.devices)} device(s)"
         note = f" ({self.note})" if self.note else ""

@@ -37,6 +37,7 @@ STEP_COMMON = ("action", "targets", "timeout_s")  # keys every step may have
 OUTLET_STATES = ("on", "off", "cycle")
 HTTP_METHODS = ("GET", "HEAD", "POST")
 METRIC_OPS = ("<", "<=", ">", ">=", "==", "!=")
+POWER_STATES = ("sleep", "wake")  # miner-power
 
 Targets = str | tuple[str, ...]  # a selector or device ids
 
@@ -328,6 +329,25 @@ def _url_problem(url: str) -> str | None:
     if not parts.hostname:
         return "the URL has no host"
     return None
+
+
+@action("miner-power", ("state",), timeout_s=120.0, applies=lambda _params, d: d.kind == "miner")
+def _miner_power(
+    ctx: StepContext, t: dict[str, Any], path: str, targets: Targets, devices: list[Device]
+) -> dict[str, Any]:
+    """Sleep or wake miners whatever they speak: SNMP miners by their profile's
+    `sleep`/`wake` controls, api miners by their firmware's own command
+    (collectors/minerapi/control.py)."""
+    state = want_choice(t, "state", POWER_STATES, path, ctx.probs, required=True, what="state")
+    fit = _applicable(ctx, targets, devices, ("miner",), path, "miner-power")
+    if state is None:
+        return {}
+    for d in fit:
+        prof = ctx.profiles.get(d.profile or "") if d.api is None else None
+        if prof is not None and state not in prof.controls:
+            ctx.probs.add(join(path, "state"), f'profile "{prof.name}" (of {d.id}) has no '
+                                               f'control "{state}" for miner-power')
+    return {"state": state}
 
 
 def _reports_metric(params: Mapping[str, Any], d: Device) -> bool:

@@ -1,0 +1,121 @@
+"""Site-file keys for api miners: parsed into Device/Credentials, and every
+mistake reported on one line naming the file and key, with did-you-mean."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from opsconsole.core.errors import ConfigError
+from opsconsole.core.siteload import load_site
+
+GOOD = """
+[site]
+name = "api"
+
+[credentials.miner-web]
+user = "root"
+password_env = "MINER_PW"
+
+[credentials.lan]
+version = "2c"
+community = "public"
+
+[[groups]]
+id = "row-a"
+duty = "mining"
+
+[[groups.devices]]
+id = "s19-017"
+kind = "miner"
+address = "10.0.3.17"
+api = "cgminer"
+firmware = "auto"
+credentials = "miner-web"
+
+[[groups.devices]]
+id = "m30-2"
+kind = "miner"
+address = "10.0.3.18:14028"
+api = "cgminer"
+firmware = "whatsminer"
+
+[[groups.duties.idle]]
+action = "miner-power"
+state = "sleep"
+targets = "miners"
+
+[[groups.duties.mining]]
+action = "miner-power"
+state = "wake"
+targets = ["s19-017"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "site.toml"
+    p.write_text(text)
+    return p
+
+
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as ei:
+        load_site(write(tmp_path, text), env={"MINER_PW": "s3cret-pw"} if env is None else env)
+    return ei.value.errors
+
+
+def test_api_miners_load(tmp_path):
+    site = load_site(write(tmp_path, GOOD), env={"MINER_PW": "s3cret-pw"})
+    a, b = site.devices()
+    assert (a.api, a.firmware, a.host, a.port, a.profile) == (
+        "cgminer", "auto", "10.0.3.17", 4028, None)
+    assert (b.firmware, b.port, b.credentials) == ("whatsminer", 14028, None)
+    cred = site.credentials["miner-web"]
+    assert cred.user == "root" and cred.password == "s3cret-pw"
+    assert "s3cret" not in repr(cred)
+    step = site.group("row-a").duties["idle"][0]
+    assert step.action == "miner-power" and step.params == {"state": "sleep"}
+
+
+@pytest.mark.parametrize("old,new,want", [
+    ('firmware = "auto"', 'firmware = "antminr"',
+     'groups[0].devices[0].firmware: unknown firmware "antminr"'),
+    ('firmware = "auto"', 'firmwre = "auto"',
+     'groups[0].devices[0].firmwre: unknown key "firmwre" (did you mean "firmware"?)'),
+    ('api = "cgminer"\nfirmware = "auto"', 'api = "cgminr"\nfirmware = "auto"',
+     'groups[0].devices[0].api: unknown api "cgminr"'),
+    ('password_env = "MINER_PW"', 'pasword_env = "MINER_PW"',
+     'credentials.miner-web.pasword_env: unknown key "pasword_env" '
+     '(did you mean "password_env"?)'),
+    ('password_env = "MINER_PW"', 'password_env = "NOPE"',
+     'credentials.miner-web.password_env: environment variable "NOPE" is not set'),
+    ('state = "sleep"', 'state = "slep"', 'duties.idle[0].state: unknown state "slep"'),
+    ('state = "sleep"', 'stat = "sleep"', 'unknown key "stat" (did you mean "state"?)'),
+    ('action = "miner-power"\nstate = "sleep"', 'action = "miner-powr"\nstate = "sleep"',
+     'did you mean "miner-power"?'),
+    ('credentials = "miner-web"', 'credentials = "lan"',
+     'credentials "lan" are SNMP credentials: an api miner needs user and password_env'),
+    ('credentials = "miner-web"', 'credentials = "miner-wbe"',
+     'unknown credentials "miner-wbe" (did you mean "miner-web"?)'),
+    ('firmware = "auto"', 'firmware = "auto"\nprofile = "sim-miner"',
+     "groups[0].devices[0].profile: not used by api miners"),
+])
+def test_mistakes_are_named(tmp_path, old, new, want):
+    assert old in GOOD
+    lines = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert any(want in line for line in lines), lines
+    assert all(line.startswith(str(tmp_path / "site.toml")) for line in lines)
+    assert not any("s3cret" in line for line in lines)
+
+
+def test_check_config_cli(tmp_path):
+    bad = write(tmp_path, GOOD.replace('firmware = "auto"', 'firmware = "brains"'))
+    proc = subprocess.run([sys.executable, "-m", "opsconsole", "check-config", str(bad)],
+                          capture_output=True, text=True, env={"MINER_PW": "x", "PATH": ""},
+                          timeout=120)
+    assert proc.returncode == 2
+    assert 'unknown firmware "brains"' in proc.stderr + proc.stdout
+    assert '(did you mean "braiins"?)' in proc.stderr + proc.stdout
