@@ -10,6 +10,14 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 THEMES = ("dark", "light")
+# A group's duty before the journal answered, or when it cannot be read: never
+# the site file's starting duty, which may be long out of date.
+UNKNOWN_DUTY = "unknown"
+
+
+def duty_label(duty: str) -> str:
+    """A duty badge's text (tiles and the wall say the same)."""
+    return "DUTY ?" if duty == UNKNOWN_DUTY else duty.upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,7 @@ class Theme:
     def duty_color(self, duty: str) -> QColor:
         return QColor({"mining": "#d4a017", "inference": "#3f8cff", "idle": self.muted,
                        "switching": "#b05cff", "degraded": self.warn,
-                       "interrupted": self.bad}.get(duty, self.muted))
+                       "interrupted": self.bad, UNKNOWN_DUTY: self.pending}.get(duty, self.muted))
 
 
 DARK = Theme(

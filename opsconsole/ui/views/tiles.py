@@ -21,16 +21,19 @@ from PySide6.QtWidgets import (
 from opsconsole.core.store import SITE
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
-from opsconsole.ui.theme import Theme
+from opsconsole.ui.theme import UNKNOWN_DUTY, Theme, duty_label
 
-DUTY_STATES = ("mining", "inference", "idle", "switching", "degraded", "interrupted")
+DUTY_STATES = ("mining", "inference", "idle", "switching", "degraded", "interrupted",
+               UNKNOWN_DUTY)
+UNKNOWN_TIP = ("The duty comes from the duty journal, which has not answered (or cannot be "
+               "read): the site file's starting duty may be out of date")
 
 
 class DutyBadge(QLabel):
     """A coloured pill naming a duty or a transition state (the duty
     controller will set SWITCHING / DEGRADED / INTERRUPTED)."""
 
-    def __init__(self, theme: Theme, duty: str = "idle", parent: QWidget | None = None):
+    def __init__(self, theme: Theme, duty: str = UNKNOWN_DUTY, parent: QWidget | None = None):
         super().__init__(parent)
         self.theme = theme
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -40,7 +43,8 @@ class DutyBadge(QLabel):
         self.duty = duty
         colour = self.theme.duty_color(duty)
         text_colour = "#111" if colour.lightness() > 140 else "#fff"
-        self.setText(duty.upper())
+        self.setText(duty_label(duty))
+        self.setToolTip(UNKNOWN_TIP if duty == UNKNOWN_DUTY else "")
         self.setStyleSheet(f"background: {colour.name()}; color: {text_colour}; "
                            "border-radius: 3px; padding: 1px 6px; font-size: 8pt; "
                            "font-weight: 700;")
@@ -181,7 +185,6 @@ class GroupTiles(QScrollArea):
     def refresh(self) -> None:
         stats = self.session.scope_latest()
         index = self.session.store.scope_index
-        duties = self.session.alarms.duties
         limit = self.session.alarms.thresholds.miner_temp_c
         t = self.theme
 
@@ -191,7 +194,7 @@ class GroupTiles(QScrollArea):
 
         for gid, tile in self._visible_tiles():
             k = index[gid]
-            duty = self.states.get(gid) or duties.get(gid, "idle")
+            duty = self.states.get(gid, UNKNOWN_DUTY)  # the journal's, never the site file's
             if gid != SITE and tile.badge.duty != duty:
                 tile.badge.set_duty(duty)
             rate, util = val("hashrate_ths", k), val("util_pct", k)

@@ -4,7 +4,8 @@ The wall never constructs the duty GUI (ui.duty: client, dialogs, menus). It
 asks the runtime for its DutyController with read_only=True, so any mutation
 from any entry point is refused in the controller, and only reads states()
 on the collector loop every STATES_EVERY_S. Without a controller (a runtime
-that has none) the tiles show the site file's duties."""
+that has none, or a journal that cannot be read) the tiles say the duty is
+unknown: the site file's starting duty may be long out of date."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
-STATES_EVERY_S = 15.0
+STATES_EVERY_S = 5.0  # as the console's: after a switch, both agree within seconds
 OK = "ok"
 
 

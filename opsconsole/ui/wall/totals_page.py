@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWi
 from opsconsole.core.store import SITE
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
-from opsconsole.ui.theme import Theme
+from opsconsole.ui.theme import UNKNOWN_DUTY, Theme
 from opsconsole.ui.wall.scale import WallScale
 from opsconsole.ui.wall.widgets import CaptionValue, DutyPill, WallLabel
 
@@ -75,7 +75,7 @@ class TotalsPage(QWidget):
             self.tiles[g.id] = tile
             self.grid.addWidget(tile, k // cols, k % cols)
         lay.addLayout(self.grid, 1)
-        self.duties: dict[str, str] = {}  # from the read-only duty controller, if any
+        self.duties: dict[str, str] = {}  # the journal's, from the read-only duty controller
 
     def apply_scale(self, s: WallScale) -> None:
         m = s.px(0.8)
@@ -120,7 +120,7 @@ class TotalsPage(QWidget):
                         else "none", t.bad if n_alarms else t.ok)
         for gid, tile in self.tiles.items():
             k = index[gid]
-            tile.duty.set_duty(self.duties.get(gid) or s.alarms.duties.get(gid, "idle"))
+            tile.duty.set_duty(self.duties.get(gid, UNKNOWN_DUTY))  # never the site file's
             rate, util = (_finite(float(stats[n][k])) for n in ("hashrate_ths", "util_pct"))
             if rate is None and util is not None:  # a GPU group
                 tile.rate.caption.set_text("GPU UTIL")

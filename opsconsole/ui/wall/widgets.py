@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from opsconsole.ui import units
-from opsconsole.ui.theme import Theme
+from opsconsole.ui.theme import Theme, duty_label
 
 
 class WallLabel(QLabel):
@@ -62,5 +62,5 @@ class DutyPill(WallLabel):
         self.duty = duty
         colour = self.theme.duty_color(duty)
         text = "#111" if colour.lightness() > 140 else "#fff"
-        self.setText(duty.upper())
+        self.setText(duty_label(duty))
         self.setStyleSheet(f"background: {colour.name()}; color: {text};")

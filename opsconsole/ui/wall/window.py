@@ -322,7 +322,7 @@ class WallWindow(QWidget):
             data_dir = Path(tempfile.mkdtemp(prefix="opsconsole-wall-")) / "data"
         try:
             self.duty_states = ReadOnlyDutyStates(runtime, data_dir, self)
-        except Exception as exc:  # no journal: the tiles show the site file's duties
+        except Exception as exc:  # no journal: the tiles say the duty is unknown
             log.warning("wall: duty states unavailable: %s", exc)
             return
         self.duty_states.changed.connect(self._on_duties)
