@@ -15,7 +15,7 @@ from typing import Any
 
 from opsconsole.collectors import snmp_collector
 from opsconsole.collectors.snmp.engine import SnmpEngine, SnmpTarget
-from opsconsole.core.readings import Reading, Status
+from opsconsole.core.readings import Reading, Status, flatten
 from opsconsole.core.site import Device, Site
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,14 @@ class Poller:
         self._nvml = nvml
         self._nvml_pool: ThreadPoolExecutor | None = None
         self._miner_api: Any = None
+        self._scraper: Any = None  # http_scrape.Scraper, made on the loop when first needed
+        self._dcgm: Any = None
+        self._inference: Any = None
         self._sem: asyncio.Semaphore | None = None
         self._pending: list[Reading] = []
         self._cycles: dict[int, CycleStats] = {}
         self._tasks: set[asyncio.Task] = set()
-        devices = site.devices()
+        devices = site.polled_devices()  # a gpu-host's GPUs come with its scrape
         n = max(1, len(devices))
         # Spread: a stable pseudo-random order, so neighbours on a rack (often
         # one PDU, one switch) are not hit in the same instant.
@@ -112,7 +115,7 @@ class Poller:
         if self._nvml is None:
             from opsconsole.collectors.nvml import NvmlCollector, make_nvml_backend
 
-            gpus = [d for d in self.site.devices() if d.kind == "gpu"]
+            gpus = [d for d in self.site.devices() if d.kind == "gpu" and d.parent is None]
             count = max([d.nvml_index or 0 for d in gpus] + [-1]) + 1
             backend = make_nvml_backend(self.site.nvml, count, seed=1)
             if backend is not None and hasattr(backend, "root"):
@@ -134,6 +137,18 @@ class Poller:
             self._nvml_pool = ThreadPoolExecutor(1, thread_name_prefix="nvml")
         return await asyncio.get_running_loop().run_in_executor(self._nvml_pool, fn, *args)
 
+    def _scrapers(self) -> tuple[Any, Any]:
+        """The dcgm and inference collectors, sharing one keep-alive HTTP session."""
+        if self._scraper is None:
+            from opsconsole.collectors.dcgm import DcgmCollector
+            from opsconsole.collectors.http_scrape import Scraper
+            from opsconsole.collectors.inference import InferenceCollector
+
+            self._scraper = Scraper(limit=min(1024, self.site.max_concurrency))
+            self._dcgm = DcgmCollector(self._scraper)
+            self._inference = InferenceCollector(self._scraper)
+        return self._dcgm, self._inference
+
     # -- one poll -----------------------------------------------------------
     @property
     def miner_api(self) -> Any:
@@ -146,7 +161,19 @@ class Poller:
         return self._miner_api
 
     async def poll_device(self, device: Device, quick: bool = False) -> Reading:
+        """One device's reading; a gpu-host's carries its GPUs' readings as parts,
+        and a GPU behind a gpu-host is read by scraping its host."""
         try:
+            if device.parent is not None:
+                host = self.site.device(device.parent)
+                assert host is not None
+                r = await self.poll_device(host, quick)
+                return next((p for p in r.parts if p.device == device.id),
+                            Reading(device.id, r.ts, r.status, {}, r.error))
+            if device.kind == "gpu-host":
+                return await self._scrapers()[0].collect(device)
+            if device.kind == "inference":
+                return await self._scrapers()[1].collect(device)
             if device.kind == "gpu":
                 return await self.run_nvml(self._nvml_collector().collect, device)
             if device.api is not None:
@@ -169,7 +196,7 @@ class Poller:
             async with sem:
                 return await self.poll_device(d)
 
-        return list(await asyncio.gather(*(one(s.device) for s in self.states)))
+        return flatten(list(await asyncio.gather(*(one(s.device) for s in self.states))))
 
     # -- the schedule -------------------------------------------------------
     async def run(self) -> None:
@@ -226,6 +253,7 @@ class Poller:
             stats.poll_time_s += r.duration_s
             stats.duration_s = max(stats.duration_s, time.time() - min(stats.started, t0))
         self._pending.append(r)
+        self._pending.extend(r.parts)
 
     def _close_old_cycles(self, current: int) -> None:
         # A cycle is reported once the next one has been scheduled and its
@@ -252,6 +280,8 @@ class Poller:
             t.cancel()
         if self._engine is not None:
             await self._engine.close()
+        if self._scraper is not None:
+            await self._scraper.close()
         if self._nvml_pool is not None:
             self._nvml_pool.shutdown(wait=False, cancel_futures=True)
         if self._nvml is not None and hasattr(self._nvml, "shutdown"):

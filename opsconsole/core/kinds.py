@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SNMP, NVML = "snmp", "nvml"  # transports: address/profile/credentials, or nvml_index/uuid
+# transports: address/profile/credentials, nvml_index/uuid, or a scraped URL
+# (exporter/endpoint, core.exporterload)
+SNMP, NVML, HTTP = "snmp", "nvml", "http"
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceKind:
     name: str
-    transport: str  # SNMP | NVML
+    transport: str  # SNMP | NVML | HTTP
     selector: str | None = None  # its plural in a duty step's targets ("miners")
 
 
@@ -22,6 +24,8 @@ KINDS: dict[str, DeviceKind] = {k.name: k for k in (
     DeviceKind("pdu", SNMP, "pdus"),
     DeviceKind("gpu", NVML, "gpus"),
     DeviceKind("host", SNMP),
+    DeviceKind("gpu-host", HTTP),  # a GPU server through its dcgm-exporter
+    DeviceKind("inference", HTTP),  # an inference server's metrics page
 )}
 DEVICE_KINDS = tuple(KINDS)
 SNMP_KINDS = tuple(k.name for k in KINDS.values() if k.transport == SNMP)

@@ -48,6 +48,16 @@ CATALOGUE: dict[str, MetricInfo] = {
         _M("ecc_uncorrected", "", ("gpu",), "ECC uncorrected"),
         _M("xid_last", "", ("gpu",), "Last XID"),
         _M("throttle_reasons", "", ("gpu",), "Throttle reasons", numeric=False),
+        # dcgm-exporter extras (GPUs behind a gpu-host)
+        _M("remapped_rows_uncorrectable", "", ("gpu",), "Remapped rows (uncorrectable)"),
+        _M("remapped_rows_correctable", "", ("gpu",), "Remapped rows (correctable)"),
+        _M("row_remap_failure", "", ("gpu",), "Row remap failure"),
+        _M("gpus", "", ("gpu-host",), "GPUs reported"),
+        # inference servers (vLLM, TGI, Triton)
+        _M("requests_running", "", ("inference",), "Requests running"),
+        _M("requests_waiting", "", ("inference",), "Requests waiting"),
+        _M("tokens_per_s", "tok/s", ("inference",), "Tokens/s"),
+        _M("ttft_p95_s", "s", ("inference",), "TTFT p95"),
         # net-snmp-host profile (a Linux machine running snmpd)
         _M("load_1m", "", ("host",), "Load 1 min"),
         _M("mem_total_kib", "KiB", ("host",), "Memory total"),

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Site
+from opsconsole.core.store import SITE
 
 PREFIX = "opsconsole_"
 LOOPBACK = "127.0.0.1"
@@ -50,6 +51,9 @@ class ReadingsCollector(Collector):
         self.devices = {d.id: d for d in site.devices()}
         self._latest: list[Reading | None] = []
         self._cycle_s: float | None = None
+        # group/site sums of tokens_per_s (scope id, value); only for sites with inference servers
+        self._tokens: list[tuple[str, float]] = []
+        self._has_inference = any(d.kind == "inference" for d in site.devices())
         self._lock = threading.Lock()
 
     def publish(self, store: Any = None, *, readings: list[Reading | None] | None = None,
@@ -57,6 +61,9 @@ class ReadingsCollector(Collector):
         with self._lock:
             if store is not None:
                 self._latest = list(store.latest)
+                if self._has_inference:
+                    self._tokens = [(scope, v) for scope in store.scopes
+                                    if (v := store.summary(scope).tokens_per_s) is not None]
             elif readings is not None:
                 self._latest = list(readings)
             if cycle_s is not None:
@@ -67,7 +74,7 @@ class ReadingsCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with self._lock:
-            latest, cycle_s = self._latest, self._cycle_s
+            latest, cycle_s, tokens = self._latest, self._cycle_s, self._tokens
         families: dict[str, GaugeMetricFamily] = {}
         up = GaugeMetricFamily(PREFIX + "device_up", "1 if the device answered its last poll",
                                labels=_LABELS)
@@ -110,6 +117,13 @@ class ReadingsCollector(Collector):
         for status, n in by_status.items():
             counts.add_metric([status], float(n))
         yield counts
+        if tokens:
+            fam = GaugeMetricFamily(PREFIX + "scope_tokens_per_s",
+                                    "Generated tokens per second, summed over a group or the site",
+                                    labels=["scope"])
+            for scope, v in tokens:
+                fam.add_metric(["site" if scope == SITE else f"group:{scope}"], v)
+            yield fam
         if cycle_s is not None:
             yield GaugeMetricFamily(PREFIX + "poll_cycle_seconds",
                                     "Duration of the last full poll cycle", value=cycle_s)

@@ -25,3 +25,12 @@ class Reading:
     metrics: dict[str, MetricValue] = field(default_factory=dict)
     error: str | None = None  # one line, never a secret
     duration_s: float = 0.0
+    labels: dict[str, str] = field(default_factory=dict)  # what the device says it is (model, UUID)
+    # Readings of devices behind this one, from the same poll (a gpu-host's
+    # GPUs): the poller hands them out beside it, as readings of their own.
+    parts: list[Reading] = field(default_factory=list)
+
+
+def flatten(readings: list[Reading]) -> list[Reading]:
+    """Each reading followed by its parts."""
+    return [x for r in readings for x in (r, *r.parts)]

@@ -32,6 +32,7 @@ def device_entry(site: Site, r: Reading) -> dict[str, Any]:
         "status": r.status.value,
         "error": r.error,
         "metrics": {k: _clean(v) for k, v in r.metrics.items()},
+        **({"labels": dict(r.labels)} if r.labels else {}),
     }
 
 
@@ -53,6 +54,7 @@ def poll_json(site: Site, store: LiveStore, readings: list[Reading], cycle_s: fl
             "power_w": _clean(s.power_w),
             "temp_c": _clean(s.temp_c),
             "util_pct": _clean(s.util_pct),
+            "tokens_per_s": _clean(s.tokens_per_s),
         })
     order = {d.id: i for i, d in enumerate(site.devices())}
     return {
@@ -61,6 +63,7 @@ def poll_json(site: Site, store: LiveStore, readings: list[Reading], cycle_s: fl
         "cycle_s": round(cycle_s, 3),
         "devices": [device_entry(site, r) for r in sorted(readings, key=lambda r: order[r.device])],
         "groups": groups,
+        "tokens_per_s": _clean(store.summary().tokens_per_s),
     }
 
 

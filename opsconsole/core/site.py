@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from opsconsole.core.alarmthresholds import AlarmThresholds
 from opsconsole.core.profiles import Profile
@@ -75,14 +76,33 @@ class Device:
     retries: int | None = None
     api: str | None = None  # "cgminer": read over the miner's JSON API (TCP 4028), no profile
     firmware: str | None = None  # api miners: auto | antminer | braiins | whatsminer | ...
+    # gpu-host (exporter) and inference (endpoint) devices: the scraped URL;
+    # a GPU behind a gpu-host carries its host's URL, its `parent` and `slot`.
+    url: str | None = None
+    server: str | None = None  # inference: auto | vllm | tgi | triton
+    gpus: int | None = None  # gpu-host: GPU slots kept for it
+    parent: str | None = None
+    slot: int | None = None
 
     @property
     def address(self) -> str:
+        if self.url is not None:
+            where = shown_url(self.url)
+            return where if self.slot is None else f"{where} gpu {self.slot}"
         if self.kind == "gpu":
             return f"nvml:{self.uuid or self.nvml_index}"
         if self.host and ":" in self.host:  # IPv6 literal
             return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
+
+
+def shown_url(url: str) -> str:
+    """A URL fit for screens and logs: no user, password or query (they may hold a token)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +133,14 @@ class Site:
     profiles: dict[str, Profile] = field(default_factory=dict)  # by name
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)  # [alarms]
     wall: WallConfig = field(default_factory=WallConfig)  # [wall]
+    economics: dict[str, float] = field(default_factory=dict)  # [economics] (core.economics)
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]
+
+    def polled_devices(self) -> list[Device]:
+        """The devices the poller asks: a GPU behind a gpu-host comes with its host's scrape."""
+        return [d for g in self.groups for d in g.devices if d.parent is None]
 
     def device(self, device_id: str) -> Device | None:
         for g in self.groups:

@@ -20,6 +20,7 @@ from opsconsole.core import minerapi_config
 from opsconsole.core.alarmload import check_rule_refs
 from opsconsole.core.alarmthresholds import AlarmThresholds
 from opsconsole.core.duty.steps import StepContext, check_step
+from opsconsole.core import exporterload
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.kinds import DEVICE_KINDS, KINDS, NVML, SNMP_KINDS
 from opsconsole.core.profileload import (
@@ -59,7 +60,7 @@ AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
 MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
 
-_TOP_KEYS = ("site", "credentials", "groups", "alarms", "wall")
+_TOP_KEYS = ("site", "credentials", "groups", "alarms", "wall", "economics")
 _SITE_KEYS = (
     "name",
     "poll_interval_s",
@@ -103,6 +104,7 @@ _DEVICE_KEYS = (
     "timeout_s",
     "retries",
     *minerapi_config.API_DEVICE_KEYS,
+    *exporterload.SCRAPE_KEYS[:4],
 )
 _SNMP_ONLY = ("address", "profile", "credentials", "timeout_s", "retries")
 _GPU_ONLY = ("nvml_index", "uuid")
@@ -232,6 +234,7 @@ class _SiteLoader:
         settings = self._site_table(data)
         alarms = AlarmThresholds.parse(want_table(data, "alarms", "", self.p) or {}, self.p)
         wall = WallConfig.parse(data, self.p)
+        economics = exporterload.parse_economics(data, self.p)
         creds = self._credentials(data)
         raw_groups = self._group_tables(data)
         groups = [self._group(t, f"groups[{i}]") for i, t in raw_groups]
@@ -249,6 +252,7 @@ class _SiteLoader:
             profiles=dict(self.profiles),
             alarms=alarms,
             wall=wall,
+            economics=economics,
             **settings,
         )
 
@@ -495,6 +499,11 @@ class _SiteLoader:
                 t, _SNMP_ONLY, path, f"not used by {kind} devices (they are read through NVML)"
             )
             fields.update(self._gpu_fields(t, path))
+        elif kind in exporterload.SCRAPED_KINDS:
+            self._forbid(t, (*_GPU_ONLY, "address", "profile", "credentials", "retries",
+                             "api", "firmware"), path,
+                         f"not used by {kind} devices (they are scraped over HTTP)")
+            fields.update(exporterload.scraped_fields(t, kind, path, self.p))
         elif kind is not None and "api" in t:
             self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
             fields.update(minerapi_config.device_fields(self, t, path, kind))
@@ -502,6 +511,8 @@ class _SiteLoader:
             self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
             self._forbid(t, ("firmware",), path, 'only for api miners (set api = "cgminer")')
             fields.update(self._snmp_fields(t, path))
+        if kind is not None and kind not in exporterload.SCRAPED_KINDS:
+            exporterload.forbid_scrape_keys(t, kind, path, self.p)
         fields.update(self._placement(t, path))
         entry = _DevEntry(Device(id=did or "", kind=kind or "", group=group, **fields), path)
         if did is not None:
@@ -651,7 +662,7 @@ class _SiteLoader:
             id=raw.id,
             name=raw.name,
             duty=raw.duty,
-            devices=tuple(e.device for e in raw.devices),
+            devices=tuple(exporterload.with_gpu_slots([e.device for e in raw.devices])),
             expected_kw=raw.expected,
             duties=duties,
         )

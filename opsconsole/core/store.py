@@ -27,9 +27,12 @@ AGGREGATES: dict[str, str] = {
     "temp_c": "max",
     "util_pct": "mean",
     "devices_ok": "count",
+    "tokens_per_s": "sum",
 }
 GPU_METRICS = [m.name for m in CATALOGUE.values() if "gpu" in m.kinds and m.numeric]
 MINER_METRICS = [m.name for m in CATALOGUE.values() if "miner" in m.kinds and m.numeric]
+# Kinds whose metrics come from the catalogue rather than a profile.
+_CATALOGUE_KINDS = ("gpu", "gpu-host", "inference")
 SITE = "__site__"
 # status_code per device: 0 pending (no reading yet), then one per Status
 STATUS_CODES = {"pending": 0, "ok": 1, "partial": 2, "unreachable": 3, "error": 4}
@@ -49,6 +52,7 @@ class ScopeSummary:
     power_w: float | None = None
     temp_c: float | None = None
     util_pct: float | None = None
+    tokens_per_s: float | None = None
 
 
 def _metrics_for(site: Site) -> dict[str, set[int]]:
@@ -57,8 +61,8 @@ def _metrics_for(site: Site) -> dict[str, set[int]]:
     want: dict[str, set[int]] = {}
     for i, dev in enumerate(site.devices()):
         names: Iterable[str]
-        if dev.kind == "gpu":
-            names = GPU_METRICS
+        if dev.kind in _CATALOGUE_KINDS:
+            names = [m.name for m in CATALOGUE.values() if dev.kind in m.kinds]
         elif dev.api is not None:  # a miner over its own API: the miner catalogue
             names = MINER_METRICS
         else:
@@ -259,7 +263,8 @@ class LiveStore:
         for name, vals in (("hashrate_ths", self.current.get("hashrate_ths")),
                            ("power_w", self._power_contrib()),
                            ("temp_c", self.current.get("temp_c")),
-                           ("util_pct", self.current.get("util_pct"))):
+                           ("util_pct", self.current.get("util_pct")),
+                           ("tokens_per_s", self.current.get("tokens_per_s"))):
             if vals is not None:
                 self.agg[name][:, col] = self._reduce(vals, AGGREGATES[name])
 
@@ -322,6 +327,7 @@ class LiveStore:
         out.power_w = pick(self._power_contrib(), "sum")
         out.temp_c = pick(self.current.get("temp_c"), "max")
         out.util_pct = pick(self.current.get("util_pct"), "mean")
+        out.tokens_per_s = pick(self.current.get("tokens_per_s"), "sum")
         return out
 
     def nbytes(self) -> int:

@@ -253,7 +253,8 @@ def _check_outlet_controls(ctx: StepContext, devices: list[Device], path: str) -
 
 
 @action("nvml-power-limit", ("watts",), timeout_s=30.0,
-        applies=lambda _params, d: d.kind == "gpu")
+        # a GPU behind a gpu-host is read through its exporter, not ours to set
+        applies=lambda _params, d: d.kind == "gpu" and d.parent is None)
 def _nvml_power_limit(
     ctx: StepContext, t: dict[str, Any], path: str, targets: Targets, devices: list[Device]
 ) -> dict[str, Any]:
