@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsconsole.core import minerapi_config
+from opsconsole.core import exporterload, minerapi_config
 from opsconsole.core.alarmload import check_rule_refs
 from opsconsole.core.alarmthresholds import AlarmThresholds
 from opsconsole.core.duty.steps import StepContext, check_step
-from opsconsole.core import exporterload
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.kinds import DEVICE_KINDS, KINDS, NVML, SNMP_KINDS
 from opsconsole.core.profileload import (
