@@ -31,3 +31,5 @@ DEVICE_KINDS = tuple(KINDS)
 SNMP_KINDS = tuple(k.name for k in KINDS.values() if k.transport == SNMP)
 SELECTOR_KIND = {k.selector: k.name for k in KINDS.values() if k.selector}
 SELECTORS = (*SELECTOR_KIND, "all")  # "all": every device of the group
+# Kinds a device profile may describe (scraped kinds have fixed formats, no profile).
+PROFILE_KINDS = tuple(k.name for k in KINDS.values() if k.transport != HTTP)

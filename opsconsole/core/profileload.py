@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.core.errors import ConfigError
-from opsconsole.core.kinds import DEVICE_KINDS
+from opsconsole.core.kinds import PROFILE_KINDS
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.paths import profiles_dir
 from opsconsole.core.profiles import CONTROL_TYPES, REDUCERS, ControlSpec, MetricSpec, Profile
@@ -392,7 +392,7 @@ def parse_profile(data: dict[str, Any], source: str, probs: Problems) -> Profile
     before = len(probs.lines)
     check_keys(data, _PROFILE_KEYS, "", probs)
     name = want_str(data, "name", "", probs, required=True)
-    kind = want_choice(data, "kind", DEVICE_KINDS, "", probs, required=True, what="kind")
+    kind = want_choice(data, "kind", PROFILE_KINDS, "", probs, required=True, what="kind")
     description = data.get("description", "")
     if not isinstance(description, str):
         probs.add("description", f"expected a string, got {type_name(description)}")
