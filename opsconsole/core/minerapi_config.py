@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # siteload imports this module: no cycle at run time
 API_KINDS = ("cgminer",)
 FIRMWARES = ("auto", "antminer", "braiins", "whatsminer", "avalon", "luxos", "vnish")
 DEFAULT_API_PORT = 4028
-API_DEVICE_KEYS = ("api", "firmware")
+API_DEVICE_KEYS = ("api", "firmware", "web_port")
 API_CRED_KEYS = ("user", "password", "password_env")
 API_VERSION = "api"  # Credentials.version of a miner login (not SNMP)
 # SNMP credential keys: their presence means an SNMP credential, not a miner login
@@ -71,6 +71,7 @@ def device_fields(ld: _SiteLoader, t: dict[str, Any], path: str, kind: str) -> d
             explicit = address.endswith(f":{port}") and (
                 address.count(":") == 1 or "]:" in address)
             out["host"], out["port"] = host, port if explicit else DEFAULT_API_PORT
+    out["web_port"] = want_int(t, "web_port", path, ld.p, lo=1, hi=65535)
     out["credentials"] = want_str(t, "credentials", path, ld.p)
     out["timeout_s"] = want_number(t, "timeout_s", path, ld.p, lo=0, hi=60, lo_open=True)
     want_int(t, "retries", path, ld.p, lo=0, hi=10)

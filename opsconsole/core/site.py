@@ -76,6 +76,7 @@ class Device:
     retries: int | None = None
     api: str | None = None  # "cgminer": read over the miner's JSON API (TCP 4028), no profile
     firmware: str | None = None  # api miners: auto | antminer | braiins | whatsminer | ...
+    web_port: int | None = None  # api miners: the vendor HTTP port (default 80), for control
     # gpu-host (exporter) and inference (endpoint) devices: the scraped URL;
     # a GPU behind a gpu-host carries its host's URL, its `parent` and `slot`.
     url: str | None = None

@@ -508,7 +508,8 @@ class _SiteLoader:
             fields.update(minerapi_config.device_fields(self, t, path, kind))
         elif kind is not None:
             self._forbid(t, _GPU_ONLY, path, f"only for gpu devices, not {kind}")
-            self._forbid(t, ("firmware",), path, 'only for api miners (set api = "cgminer")')
+            self._forbid(t, ("firmware", "web_port"), path,
+                         'only for api miners (set api = "cgminer")')
             fields.update(self._snmp_fields(t, path))
         if kind is not None and kind not in exporterload.SCRAPED_KINDS:
             exporterload.forbid_scrape_keys(t, kind, path, self.p)

@@ -54,6 +54,9 @@ class DeviceIO(Protocol):
 
     async def run_nvml(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
+    @property
+    def miner_api(self) -> Any: ...
+
 
 def _interval(timeout_s: float) -> float:
     return max(0.1, min(POLL_EVERY_S, timeout_s / 10))
@@ -70,6 +73,28 @@ async def snmp_set(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult
     except SnmpError as exc:
         return DeviceResult(dev.id, False, f"{name}: {exc}")
     return DeviceResult(dev.id, True, f"{name}: set {control.value!r}, reads back {back!r}")
+
+
+async def miner_power(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult:
+    """Sleep or wake a miner whatever it speaks: an api miner by its firmware's
+    own command (collectors/minerapi/control.py), an SNMP miner by its
+    profile's `sleep`/`wake` control; both read back from the miner."""
+    state = step.params["state"]
+    if dev.api is not None:
+        from opsconsole.collectors.minerapi.control import set_power
+
+        creds = io.site.credentials.get(dev.credentials or "")
+        ok, msg = await set_power(io.miner_api, dev, creds, state, step.timeout_s)
+        return DeviceResult(dev.id, ok, msg)
+    control = io.site.profiles[dev.profile or ""].controls.get(state)
+    if control is None:
+        return DeviceResult(dev.id, False, f"{state}: profile {dev.profile!r} has no {state} "
+                                           "control")
+    try:
+        back = await set_control(io.engine, build_target(io.site, dev), control)
+    except SnmpError as exc:
+        return DeviceResult(dev.id, False, f"{state}: {exc}")
+    return DeviceResult(dev.id, True, f"{state}: set {control.value!r}, reads back {back!r}")
 
 
 async def pdu_outlet(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult:
@@ -160,6 +185,7 @@ DEVICE_ACTIONS = {
     "pdu-outlet": pdu_outlet,
     "nvml-power-limit": nvml_power_limit,
     "wait-metric": wait_metric,
+    "miner-power": miner_power,
 }
 
 
