@@ -31,9 +31,9 @@ def site_data_dir(win: Any) -> Path:
     site = win.session.site
     if win._demo:
         return (site.path.parent if site.path else Path(tempfile.mkdtemp())) / "data"
-    from opsconsole.core.paths import default_data_dir
+    from opsconsole.core.datadir import resolve_data_dir
 
-    return default_data_dir(site.name, site.path)
+    return resolve_data_dir(site).path
 
 
 def build_menus(win: Any) -> None:
@@ -59,11 +59,7 @@ def open_history(win: Any) -> Any:
 
 def start_services(win: Any) -> None:
     session = win.session
-    try:
-        session.attach_storage(site_data_dir(win))
-    except Exception as exc:  # an unwritable data dir must not cost the console
-        log.exception("history and alarm log unavailable")
-        win.show_message(f"History and alarm log unavailable: {exc}")
+    session.attach_storage(site_data_dir(win))  # faults land in session.storage_faults
     port = getattr(win, "metrics_port", None)
     if port is not None:
         from opsconsole.core.prometheus import MetricsServer

@@ -24,6 +24,7 @@ from opsconsole.collectors.poller import CycleStats
 from opsconsole.core.alarms import Alarm, AlarmThresholds, AlarmTracker, Event, EventKind
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Site
+from opsconsole.core.storage import StorageFaults
 from opsconsole.core.store import STATUS_CODES as store_status_codes
 from opsconsole.core.store import LiveStore
 
@@ -93,6 +94,8 @@ class SiteSession(QObject):
         self.alarm_log: Any = None  # core.alarmlog.AlarmLog
         self.exporter: Any = None  # core.prometheus.MetricsServer
         self.data_dir: Path | None = None
+        # What is wrong with the data dir's files (journal, history, alarm log): the banner's source
+        self.storage_faults = StorageFaults()
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_tick)
@@ -133,6 +136,7 @@ class SiteSession(QObject):
             # Every group (500 at 20,000 miners) in Python: once a second, not per slice.
             self._groups_checked = now
             events += self.alarms.update_groups(self.group_power(), now)
+            events += self.alarms.update_duty_checks(self.store, now)
         changed = sorted(set(changed) | self._sync_alarm_flags(events))
         if events:
             self.events.emit(events)
@@ -246,19 +250,29 @@ class SiteSession(QObject):
         return alarm
 
     def attach_storage(self, data_dir: Path) -> None:
-        """History and the alarm log in the site's data dir. Open alarms of the
-        last run come back (acknowledgements included)."""
+        """History and the alarm log in the site's data dir, each on its own:
+        one that cannot be opened (corrupt, read-only) is a storage fault, and
+        the other still runs. Open alarms of the last run come back
+        (acknowledgements included). Never raises."""
         from opsconsole.core.alarmlog import AlarmLog
         from opsconsole.core.history import HistoryWriter
+        from opsconsole.core.storage import StorageError
 
-        self.alarm_log = AlarmLog.in_dir(data_dir)
-        self.alarms.attach_log(self.alarm_log)
-        for dev in self.alarms.active:
-            i = self.store.index.get(dev)
-            if i is not None:
-                self.alarmed[i] = True
-        self.history = HistoryWriter.in_dir(data_dir)
         self.data_dir = Path(data_dir)
+        try:
+            self.alarm_log = AlarmLog.in_dir(data_dir, self.storage_faults)
+        except StorageError as exc:
+            self.storage_faults.report_error(exc)
+        else:
+            self.alarms.attach_log(self.alarm_log)
+            for dev in self.alarms.active:
+                i = self.store.index.get(dev)
+                if i is not None:
+                    self.alarmed[i] = True
+        try:
+            self.history = HistoryWriter.in_dir(data_dir, faults=self.storage_faults)
+        except StorageError as exc:
+            self.storage_faults.report_error(exc)
         self.alarms_changed.emit()
 
     def stop(self) -> None:

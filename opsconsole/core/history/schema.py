@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsconsole.core.sqlite_wal import open_wal
+from opsconsole.core.storage import HISTORY
 
 DB_NAME = "history.sqlite"
 SITE_KEY = "@site"
@@ -72,7 +73,4 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL and
     synchronous=NORMAL: a killed process loses at most the open transaction
     and never corrupts the file; only a power cut may lose the last commits."""
-    db = open_wal(path, create=create)
-    if create:
-        db.executescript(SCHEMA)
-    return db
+    return open_wal(path, create=create, area=HISTORY, schema=SCHEMA if create else None)

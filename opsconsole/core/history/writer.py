@@ -27,6 +27,7 @@ import numpy as np
 from opsconsole.core.history.schema import DB_NAME, LEVELS, SITE_KEY, connect, group_key
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.readings import Reading, Status
+from opsconsole.core.storage import HISTORY, StorageFaults, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,10 @@ def closed_slot_aggregates(store: Any, last_slot: int) -> tuple[int, _Aggs | Non
 
 class HistoryWriter:
     def __init__(self, path: Path, *, queue_size: int = 512, commit_every_s: float = 1.0,
-                 retention_every_s: float = 300.0, clock: Callable[[], float] = time.time):
+                 retention_every_s: float = 300.0, clock: Callable[[], float] = time.time,
+                 faults: StorageFaults | None = None):
         self.path = Path(path)
+        self.faults = faults  # where a failure of the writer thread is reported
         self.stats = WriterStats()
         self.commit_every_s = commit_every_s
         self.retention_every_s = retention_every_s
@@ -145,8 +148,13 @@ class HistoryWriter:
                     self._commit(items)
                 elif self._retention_due():
                     self._retention_step()
-        except Exception:  # history is best effort: the console goes on without it
-            log.exception("history writer stopped")
+        except Exception as exc:  # history is best effort: the console goes on without it
+            err = storage_error(exc, self.path, HISTORY)
+            if self.faults is not None:
+                self.faults.report_error(err)
+            else:
+                log.warning("%s", err)
+            log.debug("history writer stopped", exc_info=True)
         finally:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
