@@ -11,3 +11,14 @@ pytest_plugins = [
     "tests.fixtures.sim",
     "tests.fixtures.hostile",
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _own_data_root(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default data dirs (core.datadir) of a test, and of the commands it
+    starts, live in a fresh folder: never the user's real one."""
+    monkeypatch.setenv("OPSCONSOLE_DATA_ROOT", str(tmp_path_factory.mktemp("data-root")))

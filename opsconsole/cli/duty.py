@@ -49,10 +49,27 @@ def add_parser(sub: Any, common: Any) -> None:
     p.add_argument("group", metavar="GROUP", nargs="?")
 
 
-def data_dir_for(args: argparse.Namespace, site: Site) -> Path:
-    from opsconsole.core.paths import default_data_dir
+_WARNED: set[str] = set()
 
-    return args.data_dir or default_data_dir(site.name, site.path)
+
+def data_dir_for(args: argparse.Namespace, site: Site) -> Path:
+    """The site's data dir (core.datadir); a second folder holding this
+    site's journal is named on stderr, once per process."""
+    from opsconsole.core.datadir import resolve_data_dir
+    from opsconsole.core.storage import DATA_DIR, StorageError
+
+    choice = resolve_data_dir(site, getattr(args, "data_dir", None))
+    warning = choice.warning
+    if warning and warning not in _WARNED:
+        _WARNED.add(warning)
+        print(f"opsconsole: warning: {warning}", file=sys.stderr)
+    if choice.path.exists() and not choice.path.is_dir():
+        raise StorageError(choice.path, DATA_DIR, "is a file, not a folder")
+    LAST_DATA_DIR[:] = [choice.path]
+    return choice.path
+
+
+LAST_DATA_DIR: list[Path] = []  # for main's one line on a database error
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -88,6 +89,8 @@ def _metrics_options(p: argparse.ArgumentParser, suppress: bool = False) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
+    from opsconsole.core.storage import StorageError
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if (args.verbose or 0) > 1
@@ -120,6 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(args)
     except KeyboardInterrupt:
         return EXIT_OK
+    except StorageError as exc:  # a data dir file that cannot be used: one line, exit 2
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:  # broke while reading: name the data dir
+        from opsconsole.cli.duty import LAST_DATA_DIR
+        from opsconsole.core.storage import describe
+
+        where = LAST_DATA_DIR[0] if LAST_DATA_DIR else Path("data dir")
+        print(f"opsconsole: {where}: {describe(exc, where)}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # the contract: 1 for the unexpected, one line
         logging.getLogger("opsconsole").debug("unexpected failure", exc_info=True)
         print(f"opsconsole: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)

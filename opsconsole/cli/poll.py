@@ -9,13 +9,19 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
+from opsconsole.cli.duty import data_dir_for
 from opsconsole.cli.main import EXIT_OK, load_site_or_exit
 from opsconsole.cli.sinks import Sinks
 from opsconsole.collectors.poller import CycleStats, Poller
+from opsconsole.core.duty.journal import read_group_states
+from opsconsole.core.duty.model import GroupState
+from opsconsole.core.dutycheck import contradictions
 from opsconsole.core.readings import Reading
 from opsconsole.core.report import poll_json, poll_table
 from opsconsole.core.site import Site
+from opsconsole.core.storage import StorageError
 from opsconsole.core.store import LiveStore
 
 log = logging.getLogger(__name__)
@@ -37,14 +43,24 @@ def _quiet_loop_errors() -> None:
 
 
 def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
-          fmt: str) -> None:
+          fmt: str, data_dir: Path) -> None:
+    """Each group's duty is the journal's (read fresh: a switch may have run
+    since the last cycle), never the site file's starting duty."""
+    try:
+        states = read_group_states(site, data_dir)
+    except StorageError as exc:  # broke while polling: say so, never guess a duty
+        print(f"opsconsole: {exc}", file=sys.stderr, flush=True)
+        states = {g.id: GroupState(g.id, "unknown", "unknown") for g in site.groups}
+    found = contradictions(store, {g: st.duty for g, st in states.items()},
+                           site.alarms,
+                           skip={g for g, st in states.items() if st.status != "ok"})
     if fmt == "json":
-        print(json.dumps(poll_json(site, store, readings, cycle_s)), flush=True)
+        print(json.dumps(poll_json(site, store, readings, cycle_s, states, found)), flush=True)
     else:
-        print(poll_table(site, store, readings, cycle_s), flush=True)
+        print(poll_table(site, store, readings, cycle_s, states, found), flush=True)
 
 
-async def _once(site: Site, fmt: str) -> None:
+async def _once(site: Site, fmt: str, data_dir: Path) -> None:
     _quiet_loop_errors()
     store = LiveStore(site)
     poller = Poller(site, store.ingest)
@@ -55,10 +71,10 @@ async def _once(site: Site, fmt: str) -> None:
     finally:
         await poller.close()
     store.ingest(readings)
-    _emit(site, store, readings, cycle_s, fmt)
+    _emit(site, store, readings, cycle_s, fmt, data_dir)
 
 
-async def _forever(site: Site, fmt: str, sinks: Sinks | None = None) -> None:
+async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = None) -> None:
     _quiet_loop_errors()
     store = LiveStore(site)
     seen: dict[str, Reading] = {}
@@ -73,7 +89,7 @@ async def _forever(site: Site, fmt: str, sinks: Sinks | None = None) -> None:
     def on_cycle(stats: CycleStats) -> None:
         sinks.cycle(stats.duration_s)
         if seen:
-            _emit(site, store, list(seen.values()), stats.duration_s, fmt)
+            _emit(site, store, list(seen.values()), stats.duration_s, fmt, data_dir)
         c = stats.counts
         print(f"# cycle {stats.cycle}: {stats.polled} polled, {c['ok']} ok, "
               f"{c['partial']} partial, {c['unreachable']} unreachable, {c['error']} error, "
@@ -89,14 +105,16 @@ async def _forever(site: Site, fmt: str, sinks: Sinks | None = None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     site = load_site_or_exit(getattr(args, "config", None))
+    data_dir = data_dir_for(args, site)
+    read_group_states(site, data_dir)  # an unreadable journal: exit 2 now, before polling
     if args.once:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_once(site, args.format))
+            asyncio.run(_once(site, args.format, data_dir))
         return EXIT_OK
     sinks = Sinks.open(args, site)  # history in the data dir, /metrics if asked
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_forever(site, args.format, sinks))
+            asyncio.run(_forever(site, args.format, data_dir, sinks))
     finally:
         sinks.close()
     return EXIT_OK

@@ -114,14 +114,15 @@ class CollectorRuntime:
         """The site's DutyController (created on first call, after start()): it
         shares this runtime's poller, so its SNMP engine and its one NvmlCollector.
         Await its coroutines through submit(); progress callbacks run on the
-        collector thread. data_dir default: paths.default_data_dir(site)."""
+        collector thread. data_dir default: core.datadir.resolve_data_dir(site).
+        Raises StorageError for a journal that cannot be opened."""
         if self._duty is None:
+            from opsconsole.core.datadir import resolve_data_dir
             from opsconsole.core.duty import DutyController, Journal
-            from opsconsole.core.paths import default_data_dir
 
             if self.site is None or self.poller is None:
                 raise RuntimeError("start() the runtime before asking for its duty controller")
-            ddir = data_dir or default_data_dir(self.site.name, self.site.path)
+            ddir = data_dir or resolve_data_dir(self.site).path
             self._duty = DutyController(self.site, Journal.in_dir(ddir), self.poller,
                                         read_only=read_only, store=store)
         return self._duty

@@ -36,6 +36,10 @@ class AlarmKind(StrEnum):
     UNREACHABLE = "unreachable"
     RULE = "rule"  # a [[alarms.rules]] threshold
     GROUP_POWER = "group_power"  # a group drawing more than its duty's expected_kw
+    DUTY_MISMATCH = "duty_mismatch"  # a group's telemetry contradicts its duty (core.dutycheck)
+
+
+GROUP_KINDS = frozenset({AlarmKind.GROUP_POWER, AlarmKind.DUTY_MISMATCH})
 
 
 class EventKind(StrEnum):
@@ -132,6 +136,7 @@ class AlarmTracker:
         # The duty of each group: the hashrate alarm only applies while mining,
         # and a group's expected draw depends on it. The duty coordinator keeps it current.
         self.duties: dict[str, str] = {g.id: g.duty for g in site.groups}
+        self.suspended: set[str] = set()  # groups mid-switch: no duty/telemetry checks
         self.active: dict[str, dict[str, Alarm]] = {}
         self.group_active: dict[str, dict[str, Alarm]] = {}
         self.log = log
@@ -288,6 +293,30 @@ class AlarmTracker:
             self._apply(g.id, checks, (AlarmKind.GROUP_POWER,), now, events, scope="group")
         return events
 
+    def set_duty(self, group: str, duty: str, status: str = "ok") -> None:
+        """The group's duty from the journal; while its status is not "ok"
+        (switching, degraded, interrupted) its duty checks wait."""
+        self.duties[group] = duty
+        if status == "ok":
+            self.suspended.discard(group)
+        else:
+            self.suspended.add(group)
+
+    def update_duty_checks(self, store: Any, now: float) -> list[Event]:
+        """Duty against telemetry for every group (core.dutycheck), as group
+        alarms held `duty_check_hold_s`; cleared as soon as it no longer holds."""
+        from opsconsole.core.dutycheck import contradictions
+
+        found = contradictions(store, self.duties, self.thresholds, self.suspended)
+        events: list[Event] = []
+        key = AlarmKind.DUTY_MISMATCH.value
+        for g in self.site.groups:
+            c = found.get(g.id)
+            checks = {} if c is None else {key: (AlarmKind.DUTY_MISMATCH, Check(
+                True, False, c.message, self.thresholds.duty_check_hold_s))}
+            self._apply(g.id, checks, (key,), now, events, scope="group")
+        return events
+
     def tick(self, now: float) -> list[Event]:
         """Raise alarms whose time has come: unreachable ones (devices backing
         off are polled rarely, so this cannot wait for their next reading) and
@@ -299,7 +328,7 @@ class AlarmTracker:
         for (subject, key), (since, kind, c) in list(self._pending.items()):
             if now - since >= c.hold_s:
                 del self._pending[(subject, key)]
-                scope = "group" if kind is AlarmKind.GROUP_POWER else "device"
+                scope = "group" if kind in GROUP_KINDS else "device"
                 self._raise(subject, key, kind, c, now, events, scope)
         return events
 

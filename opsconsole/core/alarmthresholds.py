@@ -33,6 +33,9 @@ class AlarmThresholds:
     group_power_over_pct: float = _limit(10.0, 1000)  # group power above expected_kw[duty]
     group_power_clear_pct: float = _limit(5.0, 1000)  # ... clears under expected + this much
     group_power_hold_s: float = _limit(60.0, 86400)  # a duty switch's ramp must not raise it
+    duty_check_hold_s: float = _limit(120.0, 86400)  # a duty contradiction must hold this long
+    idle_hashrate_ths: float = _limit(1.0, 1e6)  # an idle group hashing more contradicts its duty
+    inference_util_min_pct: float = _limit(5.0, 100)  # inference with mean GPU util below this
     rules: tuple[AlarmRule, ...] = ()  # [[alarms.rules]]
 
     @classmethod

@@ -1,8 +1,7 @@
-"""Where shipped resources and per-site data live."""
+"""Where shipped resources live (per-site data: core.datadir)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -26,13 +25,3 @@ def resources_dir() -> Path:
 
 def profiles_dir() -> Path:
     return resources_dir() / "profiles"
-
-
-def default_data_dir(site_name: str, site_path: Path | None) -> Path:
-    """A per-site folder under the user's data directory."""
-    from platformdirs import user_data_dir
-
-    key = str(site_path.resolve()) if site_path else site_name
-    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in site_name.lower())[:40]
-    digest = hashlib.sha1(key.encode()).hexdigest()[:8]
-    return Path(user_data_dir("opsconsole", appauthor=False)) / "sites" / f"{slug}-{digest}"

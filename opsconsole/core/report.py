@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsconsole.core.readings import MetricValue, Reading
 from opsconsole.core.site import Site
-from opsconsole.core.store import LiveStore
+from opsconsole.core.store import SITE, LiveStore
+from opsconsole.core.truth import at_least, not_answering
+
+if TYPE_CHECKING:
+    from opsconsole.core.duty.model import GroupState
+    from opsconsole.core.dutycheck import Contradiction
 
 
 def _clean(v: MetricValue) -> MetricValue:
@@ -36,25 +42,46 @@ def device_entry(site: Site, r: Reading) -> dict[str, Any]:
     }
 
 
+def scope_entry(store: LiveStore, scope: str) -> dict[str, Any]:
+    """Aggregates of a group (or the site, scope SITE) and what they miss:
+    `incomplete` is true when a sum or mean leaves out devices that should
+    count, `missing` says how many per metric."""
+    s = store.summary(scope)
+    return {
+        "devices_ok": s.devices_ok,
+        "devices_total": s.devices_total,
+        "hashrate_ths": _clean(s.hashrate_ths),
+        "power_w": _clean(s.power_w),
+        "temp_c": _clean(s.temp_c),
+        "util_pct": _clean(s.util_pct),
+        "tokens_per_s": _clean(s.tokens_per_s),
+        "efficiency_jth": _clean(s.efficiency_jth),
+        "devices_not_answering": s.devices_silent,
+        "incomplete": bool(s.missing),
+        "missing": dict(s.missing),
+    }
+
+
 def poll_json(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
-              duties: dict[str, str] | None = None) -> dict[str, Any]:
-    duties = duties or {}
+              states: Mapping[str, GroupState] | None = None,
+              contradictions: Mapping[str, Contradiction] | None = None) -> dict[str, Any]:
+    """`states`: each group's duty from the journal (duty.journal.read_group_states);
+    without it, the site file's starting duty. `contradictions`: core.dutycheck."""
+    states = states or {}
+    contradictions = contradictions or {}
     newest = max((r.ts for r in readings), default=None)
     collected = datetime.fromtimestamp(newest, UTC) if newest else datetime.now(UTC)
     groups = []
     for g in site.groups:
-        s = store.summary(g.id)
+        st = states.get(g.id)
+        c = contradictions.get(g.id)
         groups.append({
             "id": g.id,
             "name": g.name,
-            "duty": duties.get(g.id, g.duty),
-            "devices_ok": s.devices_ok,
-            "devices_total": s.devices_total,
-            "hashrate_ths": _clean(s.hashrate_ths),
-            "power_w": _clean(s.power_w),
-            "temp_c": _clean(s.temp_c),
-            "util_pct": _clean(s.util_pct),
-            "tokens_per_s": _clean(s.tokens_per_s),
+            "duty": st.duty if st is not None else g.duty,
+            "duty_status": st.status if st is not None else "ok",
+            **scope_entry(store, g.id),
+            "contradiction": c.message if c is not None else None,
         })
     order = {d.id: i for i, d in enumerate(site.devices())}
     return {
@@ -64,6 +91,7 @@ def poll_json(site: Site, store: LiveStore, readings: list[Reading], cycle_s: fl
         "devices": [device_entry(site, r) for r in sorted(readings, key=lambda r: order[r.device])],
         "groups": groups,
         "tokens_per_s": _clean(store.summary().tokens_per_s),
+        "totals": {"id": "site", **scope_entry(store, SITE)},
     }
 
 
@@ -83,8 +111,29 @@ TABLE_COLUMNS = [("hashrate_ths", "TH/s"), ("power_w", "W"), ("temp_c", "°C"),
                  ("fan_rpm", "fan"), ("util_pct", "util%"), ("state", "state")]
 
 
-def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float) -> str:
-    doc = poll_json(site, store, readings, cycle_s)
+def _kw(w: float | None) -> str:
+    return "-" if w is None else f"{w / 1000:,.1f} kW"
+
+
+def _scope_line(e: dict[str, Any]) -> str:
+    """Power, hashrate and efficiency of a scope, each a lower bound when
+    devices that should count are silent (core.truth)."""
+    miss = e["missing"]
+    rate = at_least(f"{_fmt(e['hashrate_ths'], 0)} TH/s", miss.get("hashrate_ths", 0))
+    power = at_least(_kw(e["power_w"]), miss.get("power_w", 0))
+    text = (f"{e['devices_ok']}/{e['devices_total']} ok  hashrate {rate}  power {power}"
+            f"  max temp {_fmt(e['temp_c'], 0)} °C")
+    if e["efficiency_jth"] is not None:
+        eff = f"{e['efficiency_jth']:.1f} J/TH"
+        left = miss.get("efficiency_jth", 0)
+        text += f"  efficiency {eff}" + (f" (without {not_answering(left)})" if left else "")
+    return text
+
+
+def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
+               states: Mapping[str, GroupState] | None = None,
+               contradictions: Mapping[str, Contradiction] | None = None) -> str:
+    doc = poll_json(site, store, readings, cycle_s, states, contradictions)
     idw = max([len(d["id"]) for d in doc["devices"]] + [6])
     head = f"{'device':<{idw}} {'group':<10} {'kind':<5} {'status':<11}" + "".join(
         f"{h:>9}" for _, h in TABLE_COLUMNS) + "  error"
@@ -98,9 +147,9 @@ def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: f
         )
     lines.append("")
     for g in doc["groups"]:
-        lines.append(
-            f"group {g['id']:<10} {g['duty']:<9} {g['devices_ok']}/{g['devices_total']} ok"
-            f"  hashrate {_fmt(g['hashrate_ths'], 0)} TH/s  power {_fmt(g['power_w'], 0)} W"
-            f"  max temp {_fmt(g['temp_c'], 0)} °C"
-        )
+        duty = g["duty"] if g["duty_status"] == "ok" else f"{g['duty']} ({g['duty_status']})"
+        lines.append(f"group {g['id']:<10} {duty:<9} {_scope_line(g)}")
+        if g["contradiction"]:
+            lines.append(f"  ! {g['id']}: {g['contradiction']}")
+    lines.append(f"site  {'':<10} {'':<9} {_scope_line(doc['totals'])}")
     return "\n".join(lines)

@@ -135,6 +135,7 @@ class Site:
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)  # [alarms]
     wall: WallConfig = field(default_factory=WallConfig)  # [wall]
     economics: dict[str, float] = field(default_factory=dict)  # [economics] (core.economics)
+    data_dir: Path | None = None  # [site] data_dir, absolute (core.datadir decides the default)
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]

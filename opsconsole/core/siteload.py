@@ -58,6 +58,7 @@ SNMP_VERSIONS = ("1", "2c", "3")
 AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
 MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
+MAX_PATH = 4096  # PATH_MAX on Linux
 
 _TOP_KEYS = ("site", "credentials", "groups", "alarms", "wall", "economics")
 _SITE_KEYS = (
@@ -69,6 +70,7 @@ _SITE_KEYS = (
     "max_concurrency",
     "nvml",
     "snmp_engine",
+    "data_dir",
 )
 _CRED_KEYS = (
     "version",
@@ -230,7 +232,7 @@ class _SiteLoader:
 
     def site(self, data: dict[str, Any], path: Path) -> Site | None:
         check_keys(data, _TOP_KEYS, "", self.p)
-        settings = self._site_table(data)
+        settings = self._site_table(data, path)
         alarms = AlarmThresholds.parse(want_table(data, "alarms", "", self.p) or {}, self.p)
         wall = WallConfig.parse(data, self.p)
         economics = exporterload.parse_economics(data, self.p)
@@ -255,7 +257,7 @@ class _SiteLoader:
             **settings,
         )
 
-    def _site_table(self, data: dict[str, Any]) -> dict[str, Any] | None:
+    def _site_table(self, data: dict[str, Any], file: Path) -> dict[str, Any] | None:
         t = want_table(data, "site", "", self.p, required=True)
         if t is None:
             return None
@@ -279,6 +281,13 @@ class _SiteLoader:
             ),
         )
         out.update({k: v for k, v in numbers if v is not None})
+        data_dir = want_str(t, "data_dir", path, p)
+        if data_dir is not None:
+            if "\0" in data_dir or len(data_dir) > MAX_PATH:
+                p.add(join(path, "data_dir"), f"not a usable path (at most {MAX_PATH} "
+                      "characters, no NUL)")
+            else:  # relative to the site file's folder, so every copy agrees with itself
+                out["data_dir"] = (file.parent / Path(data_dir).expanduser()).absolute()
         return out
 
     # ---- credentials

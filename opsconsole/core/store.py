@@ -53,6 +53,18 @@ class ScopeSummary:
     temp_c: float | None = None
     util_pct: float | None = None
     tokens_per_s: float | None = None
+    efficiency_jth: float | None = None  # miner W per TH/s (J/TH), miners with both values
+    devices_silent: int = 0  # not answering: pending, unreachable or error
+    # metric -> devices that should report it and have no value now: a sum or
+    # mean over the others is a lower bound / partial (core.truth words it)
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def incomplete(self, metric: str) -> bool:
+        return self.missing.get(metric, 0) > 0
+
+
+# aggregates whose missing-device counts are kept (LiveStore.missing_latest, agg_missing)
+MISSING_TRACKED = ("hashrate_ths", "power_w", "temp_c", "util_pct")
 
 
 def _metrics_for(site: Site) -> dict[str, set[int]]:
@@ -116,6 +128,11 @@ class LiveStore:
             name: np.full((len(self.scopes), self.capacity), np.nan, np.float32)
             for name in AGGREGATES
         }
+        # per aggregate and slot: devices that should have counted and had no value
+        self.agg_missing = {
+            name: np.full((len(self.scopes), self.capacity), np.nan, np.float32)
+            for name in MISSING_TRACKED
+        }
         # Power is counted once: a device fed by a PDU outlet is already in the
         # PDU's total, so it counts only when its PDU has no reading.
         self.fed_by = np.full(n, -1, dtype=np.int64)
@@ -135,7 +152,7 @@ class LiveStore:
                 self.slot_ts[col] = s * self.interval
                 for ring in self.rings.values():
                     ring[:, col] = np.nan
-                for ring in self.agg.values():
+                for ring in (*self.agg.values(), *self.agg_missing.values()):
                     ring[:, col] = np.nan
             self._slot_abs = slot_abs
         return slot_abs % self.capacity
@@ -267,6 +284,50 @@ class LiveStore:
                            ("tokens_per_s", self.current.get("tokens_per_s"))):
             if vals is not None:
                 self.agg[name][:, col] = self._reduce(vals, AGGREGATES[name])
+        for name, counts in self.missing_latest().items():
+            self.agg_missing[name][:, col] = counts
+
+    # -- what is missing ----------------------------------------------------
+    def _missing_mask(self, metric: str) -> np.ndarray:
+        """Devices that should report `metric` and have no value now. For power,
+        a device whose PDU answers is counted in the PDU's total: not missing."""
+        rows = self.rows.get(metric)
+        if rows is None:
+            return np.zeros(self.n, dtype=bool)
+        miss = (rows >= 0) & np.isnan(self.current[metric])
+        if metric == "power_w":
+            fed = self.fed_by >= 0
+            if fed.any():
+                covered = np.zeros(self.n, dtype=bool)
+                covered[fed] = ~np.isnan(self.current[metric][self.fed_by[fed]])
+                miss &= ~covered
+        return miss
+
+    def _count(self, mask: np.ndarray) -> np.ndarray:
+        k = len(self.scopes)
+        out = np.bincount(self.group_idx, weights=mask, minlength=k).astype(np.int64)
+        out[0] = int(mask.sum())
+        return out
+
+    def missing_latest(self) -> dict[str, np.ndarray]:
+        """Per scope (index 0 the site, then the groups, like `agg`): how many
+        devices that should feed each aggregate have no value now."""
+        return {name: self._count(self._missing_mask(name)) for name in MISSING_TRACKED}
+
+    def efficiency_jth(self, scope: str = SITE) -> tuple[float | None, int]:
+        """Miner power over miner hashrate (W per TH/s = J/TH) over the miners
+        of the scope that report both, and how many miners were left out."""
+        power, rate = self.current.get("power_w"), self.current.get("hashrate_ths")
+        m = self.kinds == "miner"
+        s = self.scope_index[scope]
+        if s:
+            m &= self.group_idx == s
+        if power is None or rate is None:
+            return None, 0
+        both = m & ~np.isnan(power) & ~np.isnan(rate)
+        total = float(rate[both].sum())
+        left_out = int(m.sum() - both.sum())
+        return (float(power[both].sum()) / total if total > 0 else None), left_out
 
     # -- queries ------------------------------------------------------------
     def newest_col(self) -> int:
@@ -328,6 +389,14 @@ class LiveStore:
         out.temp_c = pick(self.current.get("temp_c"), "max")
         out.util_pct = pick(self.current.get("util_pct"), "mean")
         out.tokens_per_s = pick(self.current.get("tokens_per_s"), "sum")
+        out.devices_silent = out.devices_total - out.devices_ok
+        for name in MISSING_TRACKED:
+            n = int(self._missing_mask(name)[m].sum())
+            if n:
+                out.missing[name] = n
+        out.efficiency_jth, left_out = self.efficiency_jth(scope)
+        if left_out and out.efficiency_jth is not None:
+            out.missing["efficiency_jth"] = left_out
         return out
 
     def nbytes(self) -> int:

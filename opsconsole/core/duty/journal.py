@@ -41,7 +41,10 @@ from opsconsole.core.duty.model import (
     Plan,
     StepResult,
 )
+from opsconsole.core.site import Site
 from opsconsole.core.sqlite_wal import open_wal
+from opsconsole.core.storage import SWITCHING as SWITCHING_AREA
+from opsconsole.core.storage import storage_error
 
 DB_NAME = "duty.sqlite"
 SCHEMA = """
@@ -112,6 +115,67 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def switch_alive(row: sqlite3.Row, path: Path, host: str) -> bool:
+    """Whether the process running a `running` switch row still lives."""
+    if row["host"] != host:
+        return True  # another machine's switch (a shared data dir): cannot tell
+    if row["pid"] == os.getpid():
+        return (str(path), row["id"]) in _LIVE_HERE
+    return pid_alive(int(row["pid"] or 0))
+
+
+def read_group_states(site: Site, data_dir: Path) -> dict[str, GroupState]:
+    """Each group's duty and status as the journal in `data_dir` knows it,
+    read only: nothing is created or written. A group never switched has the
+    site file's `duty`; a switch whose process is gone reads as interrupted.
+    Raises StorageError for a journal that cannot be read."""
+    path = Path(data_dir) / DB_NAME
+    states = {g.id: GroupState(g.id, g.duty, OK) for g in site.groups}
+    if not path.exists():
+        return states
+    # A WAL database in a read-only folder opens only as immutable (no -shm can be made)
+    flags = "mode=ro" + ("" if os.access(path.parent, os.W_OK) else "&immutable=1")
+    try:
+        db = sqlite3.connect(f"file:{path}?{flags}", uri=True, timeout=10.0,
+                             isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path, SWITCHING_AREA) from None
+    db.row_factory = sqlite3.Row
+    host = socket.gethostname()
+    try:
+        rows = db.execute("SELECT g.group_id, g.duty, g.status, g.updated_at, s.id, "
+                          "s.from_duty, s.to_duty, s.last_step, s.steps_total, s.host, s.pid, "
+                          "s.status AS sw_status FROM group_state g "
+                          "LEFT JOIN switches s ON s.id = g.switch_id").fetchall()
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path, SWITCHING_AREA) from None
+    finally:
+        db.close()
+    for r in rows:
+        if r["group_id"] not in states:
+            continue  # a group that left the site file
+        status = r["status"]
+        if (status == SWITCHING and r["id"] is not None and r["sw_status"] == "running"
+                and not switch_alive(r, path, host)):
+            status = INTERRUPTED
+        if r["id"] is None:
+            states[r["group_id"]] = GroupState(r["group_id"], r["duty"], status,
+                                               updated_at=r["updated_at"])
+        else:
+            states[r["group_id"]] = GroupState(
+                r["group_id"], r["duty"], status, r["id"], r["from_duty"], r["to_duty"],
+                r["last_step"], r["steps_total"], r["updated_at"])
+    return states
+
+
+def group_duty(site: Site, data_dir: Path, group_id: str) -> GroupState:
+    """One group's state from the journal (see read_group_states)."""
+    states = read_group_states(site, data_dir)
+    if group_id not in states:
+        raise KeyError(group_id)
+    return states[group_id]
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -120,8 +184,7 @@ class Journal:
         self._lock = threading.RLock()  # one connection, used from the loop and readers
         # WAL + synchronous=NORMAL survives a killed process (not a power cut):
         # the crash we must handle is kill -9, and commits stay cheap.
-        self._db = open_wal(self.path, rows=True)
-        self._db.executescript(SCHEMA)
+        self._db = open_wal(self.path, rows=True, area=SWITCHING_AREA, schema=SCHEMA)
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> Journal:
@@ -145,11 +208,7 @@ class Journal:
     # -- liveness -------------------------------------------------------------
 
     def _alive(self, row: sqlite3.Row) -> bool:
-        if row["host"] != self.host:
-            return True  # another machine's switch (a shared data dir): cannot tell
-        if row["pid"] == os.getpid():
-            return (str(self.path), row["id"]) in _LIVE_HERE
-        return pid_alive(int(row["pid"] or 0))
+        return switch_alive(row, self.path, self.host)
 
     def _recover(self, db: sqlite3.Connection) -> list[int]:
         gone = [r for r in db.execute("SELECT * FROM switches WHERE status='running'")

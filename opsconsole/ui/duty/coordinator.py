@@ -79,8 +79,8 @@ class DutyCoordinator(QObject):
 
     def _on_states(self, states: dict[str, GroupState]) -> None:
         for gid, st in states.items():
-            if st.status == OK:
-                self.session.alarms.duties[gid] = st.duty  # hashrate alarms only when mining
+            # hashrate alarms only when mining; duty/telemetry checks wait while not ok
+            self.session.alarms.set_duty(gid, st.duty, st.status)
             self._set_badge(gid, badge_for(st))
 
     def _on_progress(self, events: list[ProgressEvent]) -> None:
