@@ -196,6 +196,18 @@ $(echo "$APP_DESCRIPTION." | fold -s -w 72 | sed 's/ *$//; s/^/ /')
  wall display with "$APP_NAME --wall". Examples (a site file, an autostart
  entry for a kiosk user) are in /usr/share/doc/$APP_NAME/examples.
 EOF
+# One data dir root for every user of the machine (console, wall kiosk user, CLI):
+# core/datadir.py uses /var/lib/opsconsole/<site> when it exists. Group-writable
+# and set-group-id, so the files of one site stay shared by the opsconsole group.
+cat > "$STAGE/DEBIAN/postinst" <<'EOF'
+#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+  getent group opsconsole >/dev/null || addgroup --system opsconsole >/dev/null
+  install -d -o root -g opsconsole -m 2775 /var/lib/opsconsole
+fi
+EOF
+chmod 755 "$STAGE/DEBIAN/postinst"
 (cd "$STAGE" && find . -path ./DEBIAN -prune -o -type f -print0 | sort -z \
   | xargs -0 md5sum | sed 's| \./| |' > DEBIAN/md5sums)
 chmod -R u+rwX,go+rX,go-w "$STAGE"
