@@ -415,3 +415,73 @@ def test_first_poll_takes_a_second_sample_for_the_rate(
     assert time.monotonic() - t0 >= 1.0
     assert http_server.requests == 2
     assert abs(by_id["v"].metrics["tokens_per_s"] - 100.0) < 10.0
+
+
+# ---- duty verification: wait-metric on tokens_per_s ------------------------------------
+
+
+def _duty_site(tmp_path: Path, url: str, timeout_s: float) -> Path:
+    steps = (f'[[groups.duties.inference]]\naction = "wait-metric"\ntargets = "all"\n'
+             f'metric = "tokens_per_s"\nop = ">"\nvalue = 0\ntimeout_s = {timeout_s}\n'
+             '[[groups.duties.idle]]\naction = "wait-metric"\ntargets = ["v"]\n'
+             'metric = "tokens_per_s"\nop = "<"\nvalue = 1\ntimeout_s = 20\n')
+    path = site_file(tmp_path, device("v", "inference", endpoint=url)
+                     + device("n", "gpu-host", exporter=url, gpus=1) + steps)
+    text = path.read_text().replace('duty = "inference"', 'duty = "idle"')
+    path.write_text(text)
+    return path
+
+
+def test_wait_metric_verifies_a_group_really_serves(
+        tmp_path: Path, http_server: MetricsHttpServer) -> None:
+    from opsconsole.core.duty import DutyController, Journal
+
+    serving = {"rate": 0.0}
+    vllm = VllmSim(lambda: serving["rate"], start_tokens=1000)
+    url = http_server.route("/v", lambda: (200, vllm.page().encode()))
+    site = load_site(_duty_site(tmp_path, url, 60))
+
+    async def main():
+        poller = Poller(site, lambda b: None)
+        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller)
+        try:
+            plan = await ctl.plan("gpu-a", "inference")
+            # the server starts generating 3 s into the switch
+            asyncio.get_running_loop().call_later(3.0, serving.update, {"rate": 600.0})
+            entered = await ctl.switch("gpu-a", "inference")
+            serving["rate"] = 0.0
+            await asyncio.sleep(1.2)  # a window with nothing generated
+            left = await ctl.switch("gpu-a", "idle")
+            return plan, entered, left
+        finally:
+            await poller.close()
+
+    plan, entered, left = asyncio.run(main())
+    assert [s.devices for s in plan.steps] == [("v",)]  # "all": only what reports the metric
+    assert entered.outcome == "done", entered.failures
+    msg = entered.steps[0].devices[0].message
+    assert msg.startswith("tokens_per_s = ") and msg.endswith("want > 0.0")
+    assert left.outcome == "done", left.failures
+
+
+def test_wait_metric_fails_a_group_that_does_not_serve(
+        tmp_path: Path, http_server: MetricsHttpServer) -> None:
+    from opsconsole.core.duty import DutyController, Journal
+
+    vllm = VllmSim(lambda: 0.0)
+    url = http_server.route("/v", lambda: (200, vllm.page().encode()))
+    site = load_site(_duty_site(tmp_path, url, 3))
+
+    async def main():
+        poller = Poller(site, lambda b: None)
+        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller)
+        try:
+            return await ctl.switch("gpu-a", "inference")
+        finally:
+            await poller.close()
+
+    result = asyncio.run(main())
+    assert result.outcome == "degraded"
+    (fail,) = result.failures
+    assert fail.device == "v"
+    assert fail.message == "tokens_per_s = 0, want > 0.0 (timed out after 3 s)"
