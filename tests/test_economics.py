@@ -112,7 +112,8 @@ def test_book_group_and_site(tmp_path: Path) -> None:
     s_mining, s_inference = site.rows
     want = (mining.revenue_usd_per_mwh * 4000 + other.rows[0].revenue_usd_per_mwh * 30000) / 34000
     assert s_mining.revenue_usd_per_mwh == pytest.approx(want)
-    assert s_mining.estimated and s_mining.basis == "2 groups, weighted by power (includes estimates)"
+    assert s_mining.estimated
+    assert s_mining.basis == "2 groups, weighted by power (includes estimates)"
     assert s_inference.revenue_usd_per_mwh == pytest.approx(198.0)
     assert not s_inference.estimated and s_inference.basis == "1 group, weighted by power"
     reader.close()
