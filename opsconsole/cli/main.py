@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--row-offset", type=int, default=0, metavar="N",
                     help="number rows from the Nth (0 = row-a): simulators run side by side "
                          "name disjoint rows and devices, and their site files merge")
+    sp.add_argument("--miner-api", choices=("cgminer",), default=None,
+                    help="serve the miners over their firmware's JSON API (TCP, flavours "
+                         "antminer, whatsminer, braiins, luxos, avalon, vnish) instead of SNMP")
 
     from opsconsole.cli import audit, duty, history
 

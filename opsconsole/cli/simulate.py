@@ -1,6 +1,7 @@
 """`opsconsole simulate [--miners N] [--gpus N] [--write-config FILE]
-[--row-offset N]`: the simulated site's SNMP agents on loopback, until
-interrupted. `--row-offset` lets several simulators (each with its own
+[--row-offset N] [--miner-api cgminer]`: the simulated site's SNMP agents
+(or, with --miner-api, miners speaking their firmware's JSON API) on
+loopback, until interrupted. `--row-offset` lets several simulators (each with its own
 open-files limit: one UDP socket per device) serve disjoint rows of one big site."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ async def _serve(args: argparse.Namespace) -> None:
     from opsconsole.sim.site import SimSite
 
     kwargs = {"miners": args.miners, "gpus": args.gpus, "seed": args.seed,
-              "row_offset": getattr(args, "row_offset", 0)}
+              "row_offset": getattr(args, "row_offset", 0),
+              "miner_api": getattr(args, "miner_api", None)}
     if args.fault_rate is not None:
         kwargs["fault_rate"] = args.fault_rate
     site = SimSite(**kwargs)
@@ -29,7 +31,8 @@ async def _serve(args: argparse.Namespace) -> None:
             where = f"; site file {args.write_config}"
         else:
             where = ""
-        print(f"simulating {args.miners} miners, {site.pdu_count} PDUs and {args.gpus} GPUs "
+        how = " over their JSON API" if getattr(args, "miner_api", None) else ""
+        print(f"simulating {args.miners} miners{how}, {site.pdu_count} PDUs and {args.gpus} GPUs "
               f"on {args.host}{where}; Ctrl-C to stop", file=sys.stderr, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -6,6 +6,10 @@ in nvml_sim.
 Layout: miners fill rows of `miners_per_row` (row-a, row-b, ..., row-aa after
 row-z), racks of 10 per row (A1, A2, ...), and each run of `miners_per_pdu`
 miners in a row hangs off one PDU (pdu-a1, pdu-a2, ...), outlet 1..n.
+
+Miners of the rows in `api_rows` (every row with `miner_api = "cgminer"`)
+speak their firmware's JSON API on TCP instead of SNMP, the flavours taking
+turns along the row (sim/minerapi/flavours.py); their PDUs stay SNMP.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from opsconsole.sim.agent import DEFAULT_MAX_SIZE, AgentStats, RunningAgent, start_agents
 from opsconsole.sim.miner import Clock, ManualClock, MinerTiming, SimMiner
+from opsconsole.sim.minerapi.flavours import FLAVOURS, SIM_PASSWORD, SIM_USER, ApiMiner
 from opsconsole.sim.pdu import SimPdu
 
 __all__ = ["ManualClock", "MinerTiming", "SimSite", "SiteDevice", "SiteRow"]
@@ -30,6 +35,8 @@ __all__ = ["ManualClock", "MinerTiming", "SimSite", "SiteDevice", "SiteRow"]
 RACK_SIZE = 10
 GPU_TDP_W = 700.0  # for the power budget only (H100 SXM class)
 CREDENTIALS_ID = "sim"
+API_CREDENTIALS_ID = "sim-miner"  # the API miners' login (sleep/wake)
+MINER_APIS = ("cgminer",)
 
 
 @dataclass(slots=True)
@@ -43,6 +50,8 @@ class SiteDevice:
     pdu: str | None = None
     outlet: int | None = None
     port: int | None = None  # set by start()
+    flavour: str | None = None  # an API miner's firmware flavour; None: SNMP
+    api: ApiMiner | None = None  # its running server, set by start()
 
 
 @dataclass(slots=True)
@@ -87,11 +96,18 @@ class SimSite:
         name: str = "Simulated site",
         hybrid_miners: int = 0,
         row_offset: int = 0,
+        miner_api: str | None = None,
+        api_rows: tuple[str, ...] = (),
+        flavours: tuple[str, ...] = FLAVOURS,
     ):
         if miners < 0 or gpus < 0 or miners_per_pdu < 1 or miners_per_row < 1:
             raise ValueError("counts must be positive")
         if row_offset < 0:
             raise ValueError("row_offset must be >= 0")
+        if miner_api is not None and miner_api not in MINER_APIS:
+            raise ValueError(f"unknown miner API {miner_api!r}: expected one of {MINER_APIS}")
+        if not flavours or any(f not in FLAVOURS for f in flavours):
+            raise ValueError(f"flavours must be among {FLAVOURS}")
         self.name = name
         self.seed = seed
         self.gpus = gpus
@@ -115,6 +131,7 @@ class SimSite:
         for r in range(row_offset, row_offset + n_rows):
             letters = row_letters(r)
             row = SiteRow(f"row-{letters}", f"Row {letters.upper()}")
+            api_row = miner_api is not None or row.id in api_rows
             count = min(miners_per_row, miners - (r - row_offset) * miners_per_row)
             width = max(2, len(str(count)))
             for p in range(math.ceil(count / miners_per_pdu)):
@@ -127,7 +144,8 @@ class SimSite:
                                  timing=timing, max_size=max_size)
                     batch.append(SiteDevice(
                         mid, "miner", m, "sim-miner", rack=f"{letters.upper()}{i // RACK_SIZE + 1}",
-                        position=i % RACK_SIZE + 1, pdu=pdu_id, outlet=k + 1))
+                        position=i % RACK_SIZE + 1, pdu=pdu_id, outlet=k + 1,
+                        flavour=flavours[i % len(flavours)] if api_row else None))
                 pdu = SimPdu(pdu_id, [d.model for d in batch],  # type: ignore[misc]
                              clock=clock, reboot_s=reboot_s, max_size=max_size)
                 row.pdus.append(SiteDevice(pdu_id, "pdu", pdu, "apc-rpdu2", rack=batch[0].rack))
@@ -192,10 +210,14 @@ class SimSite:
     async def start(self, host: str = "127.0.0.1") -> None:
         if self._agents:
             raise RuntimeError("site already started")
-        devs = list(self.devices())
+        devs = [d for d in self.devices() if d.flavour is None]
         self._agents = await start_agents([d.model for d in devs], host=host)
         for d, a in zip(devs, self._agents, strict=True):
             d.port = a.port
+        for d in self.devices():
+            if d.flavour is not None:
+                d.api = await ApiMiner(d.model, d.flavour).start(host)  # type: ignore[arg-type]
+                d.port = d.api.port
         self.host = host
         self.loop = asyncio.get_running_loop()
 
@@ -204,6 +226,9 @@ class SimSite:
             a.close()
         self._agents = []
         for d in self.devices():
+            if d.api is not None:
+                await d.api.stop()
+                d.api = None
             d.port = None
         if self.inference_port is not None:
             # a duty step may have started the service: it must not outlive the site
@@ -221,7 +246,7 @@ class SimSite:
 
     def site_toml(self, nvml_simulated: bool = True) -> str:
         """The site file for the started agents (their ports are this run's)."""
-        if not self._agents:
+        if not any(d.port for d in self.devices()):
             raise RuntimeError("start() the site first: the file names its ports")
         out = [
             f"# Generated by opsconsole's simulator: {self.miner_count} miners,",
@@ -238,6 +263,10 @@ class SimSite:
             'community = "public"          # polls (GET / GETBULK)',
             'write_community = "private"   # SETs (duty switching, outlets)',
         ]
+        if any(d.flavour for d in self.devices()):
+            out += ["", f"[credentials.{API_CREDENTIALS_ID}]   # the API miners' own login",
+                    f"user = {_q(SIM_USER)}",
+                    f"password = {_q(SIM_PASSWORD)}   # real sites: password_env = \"VAR\""]
         for row in self.rows:
             out += self._row_toml(row)
         if self.gpus:
@@ -248,8 +277,15 @@ class SimSite:
         out: list[str] = []
         for d in devices:
             out += ["", "[[groups.devices]]", f"id = {_q(d.id)}", f"kind = {_q(d.kind)}",
-                    f'address = "{self.host}:{d.port}"', f"profile = {_q(d.profile)}",
-                    f"credentials = {_q(CREDENTIALS_ID)}", f"rack = {_q(d.rack)}"]
+                    f'address = "{self.host}:{d.port}"']
+            if d.flavour is not None:  # the miner's own JSON API; its firmware is detected
+                out += ['api = "cgminer"', 'firmware = "auto"',
+                        f"credentials = {_q(API_CREDENTIALS_ID)}"]
+                if d.api is not None and d.api.web_port is not None:
+                    out.append(f"web_port = {d.api.web_port}")
+            else:
+                out += [f"profile = {_q(d.profile)}", f"credentials = {_q(CREDENTIALS_ID)}"]
+            out.append(f"rack = {_q(d.rack)}")
             if d.position is not None:
                 out.append(f"position = {d.position}")
             if d.pdu is not None:
@@ -324,10 +360,13 @@ class SimSite:
         # sleep / wake over SNMP SET, then wait for the telemetry to agree
         asleep = ('op = "<"', "value = 1", f"timeout_s = {self._wait_s(self.timing.sleep_s)}")
         awake = ('op = ">"', "value = 1", f"timeout_s = {self._wait_s(self.timing.ramp_s)}")
+        api_row = any(d.flavour for d in row.miners)
         for duty, control, check in (("inference", "sleep", asleep), ("idle", "sleep", asleep),
                                      ("mining", "wake", awake)):
-            out += ["", f"[[groups.duties.{duty}]]", 'action = "snmp-set"', 'targets = "miners"',
-                    f"control = {_q(control)}",
+            # API rows (and any mix) sleep through miner-power: each firmware's own command
+            setter = (['action = "miner-power"', f"state = {_q(control)}"] if api_row
+                      else ['action = "snmp-set"', f"control = {_q(control)}"])
+            out += ["", f"[[groups.duties.{duty}]]", setter[0], 'targets = "miners"', setter[1],
                     "", f"[[groups.duties.{duty}]]", 'action = "wait-metric"',
                     'targets = "miners"', 'metric = "hashrate_ths"', *check]
         return out

@@ -41,8 +41,10 @@ log = logging.getLogger(__name__)
 
 # The demo: three rows of 40 miners with their PDUs, one hybrid rack of 8 GPUs
 # and 4 miners on their own PDU (its inference duty cuts those outlets, raises
-# the GPU power limits and starts the simulated inference service).
+# the GPU power limits and starts the simulated inference service). Row C's
+# miners speak their firmware's JSON API (six flavours in turn), rows A and B SNMP.
 DEMO_MINERS, DEMO_GPUS, DEMO_HYBRID_MINERS = 120, 8, 4
+DEMO_API_ROWS = ("row-c",)
 
 
 # (miner, fault, starts after s, lasts s, board/fan number)
@@ -53,7 +55,8 @@ DEMO_FAULTS = (("a-07", "board", 20, 1800, 2), ("b-12", "fan", 40, 1200, 1),
 def make_demo_site(miners: int = DEMO_MINERS, gpus: int = DEMO_GPUS) -> Any:
     from opsconsole.sim.site import SimSite
 
-    site = SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS)
+    site = SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS,
+                   api_rows=DEMO_API_ROWS)
     # A few faults early on, so a demo shows (and can acknowledge) real alarms
     # within a minute or two instead of waiting on the random schedule.
     now = site.clock()
