@@ -8,6 +8,7 @@ import argparse
 import json
 from typing import Any
 
+from opsconsole.cli.argtypes import int_range
 from opsconsole.cli.main import EXIT_OK, load_site_or_exit
 
 
@@ -16,7 +17,8 @@ def add_parser(sub: Any, common: Any) -> None:
     common(sp, suppress=True)
     sp.add_argument("--format", choices=("table", "json"), default="table")
     sp.add_argument("--group", metavar="GROUP", help="only this group")
-    sp.add_argument("--limit", type=int, metavar="N", help="only the last N records")
+    sp.add_argument("--limit", type=int_range(1, 10**9), metavar="N",
+                    help="only the last N records")
     sp.add_argument("--devices", action="store_true",
                     help="table: list every device result, not only failures")
 

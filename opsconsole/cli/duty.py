@@ -104,7 +104,7 @@ def _confirm(plan: Plan, yes: bool) -> str | None:
     """None when confirmed, else why not."""
     if yes:
         return None
-    if not sys.stdin.isatty():
+    if sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():  # closed: no stdin
         return NO_TERMINAL
     try:
         answer = input(f"Switch {plan.group} from {plan.from_duty} to {plan.to_duty}"

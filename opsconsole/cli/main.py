@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from opsconsole import __version__
+from opsconsole.cli.argtypes import PORT, float_range, int_range
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_PARTIAL, EXIT_REFUSED = 0, 1, 2, 3, 4
 
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wall", action="store_true", help="read-only wall display, full screen")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="render the window to PNG and exit")
-    p.add_argument("--screenshot-after", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--screenshot-after", type=float_range(0, 86_400), default=None,
+                   metavar="SECONDS",
                    help="wait this long before the screenshot (default: first data)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -56,15 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("simulate", help="run the simulated site on loopback")
     _common(sp, suppress=True)
-    sp.add_argument("--miners", type=int, default=200)
-    sp.add_argument("--gpus", type=int, default=8)
-    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--miners", type=int_range(0, 100_000), default=200)
+    sp.add_argument("--gpus", type=int_range(0, 4096), default=8)
+    sp.add_argument("--seed", type=int_range(0, 2**63 - 1), default=1)
     sp.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
-    sp.add_argument("--fault-rate", type=float, default=None,
+    sp.add_argument("--fault-rate", type=float_range(0, 3600), default=None,
                     help="faults per miner-hour (default: the simulator's)")
     sp.add_argument("--write-config", type=Path, metavar="FILE",
                     help="write the matching site file here")
-    sp.add_argument("--row-offset", type=int, default=0, metavar="N",
+    sp.add_argument("--row-offset", type=int_range(0, 10_000), default=0, metavar="N",
                     help="number rows from the Nth (0 = row-a): simulators run side by side "
                          "name disjoint rows and devices, and their site files merge")
     sp.add_argument("--miner-api", choices=("cgminer",), default=None,
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _metrics_options(p: argparse.ArgumentParser, suppress: bool = False) -> None:
     """On a subparser the defaults are SUPPRESS, so the options also work when
     given before the subcommand (like --config)."""
-    p.add_argument("--metrics-port", type=int, metavar="PORT",
+    p.add_argument("--metrics-port", type=PORT, metavar="PORT",
                    default=argparse.SUPPRESS if suppress else None,
                    help="serve Prometheus /metrics on this port")
     p.add_argument("--metrics-address", metavar="ADDR",
