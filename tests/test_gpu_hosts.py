@@ -485,3 +485,51 @@ def test_wait_metric_fails_a_group_that_does_not_serve(
     (fail,) = result.failures
     assert fail.device == "v"
     assert fail.message == "tokens_per_s = 0, want > 0.0 (timed out after 3 s)"
+
+
+# ---- the simulator: a dcgm-exporter host and a vLLM page that follow the duty ----------
+
+
+def test_simulated_rack_serves_tokens_only_in_inference(tmp_path: Path) -> None:
+    from opsconsole.core.duty import DutyController, Journal
+    from opsconsole.sim.site import TOKENS_PER_GPU, SimSite
+
+    sim = SimSite(miners=0, gpus=2, exporters=True)
+    sim.vllm_ramp_s = 0.0
+
+    async def main():
+        await sim.start()
+        site = load_site(sim.write_config(tmp_path / "site.toml"))
+        poller = Poller(site, lambda b: None)
+        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller)
+        try:
+            first = {r.device: r for r in await poller.poll_once()}
+            idle = await ctl.switch("gpu-a", "idle")
+            entered = await ctl.switch("gpu-a", "inference")
+            await asyncio.sleep(1.5)
+            serving = {r.device: r for r in await poller.poll_once()}
+            left = await ctl.switch("gpu-a", "idle")
+            await asyncio.sleep(1.5)
+            after = {r.device: r for r in await poller.poll_once()}
+            return site, first, idle, entered, serving, left, after
+        finally:
+            await poller.close()
+            await sim.stop()
+
+    site, first, idle, entered, serving, left, after = asyncio.run(main())
+    assert site.economics == {"hashprice_usd_per_ph_day": 48.0, "token_price_usd_per_mtok": 0.1,
+                              "power_price_usd_per_mwh": 45.0}
+    for k in range(2):
+        r = first[f"gpu-a-node1/{k}"]
+        assert r.status is Status.OK and r.labels["uuid"] == sim.remote_gpus.gpus[k].uuid
+        assert r.metrics["power_limit_w"] == 350.0
+    assert first["gpu-a-vllm"].metrics["tokens_per_s"] == 0.0  # no service yet
+    assert idle.outcome == "done" and entered.outcome == "done", entered.failures
+    verify = entered.steps[-1].devices[0]
+    assert verify.device == "gpu-a-vllm" and verify.ok
+    full = TOKENS_PER_GPU * 2
+    assert abs(serving["gpu-a-vllm"].metrics["tokens_per_s"] - full) / full < 0.10
+    assert serving["gpu-a-node1/0"].metrics["util_pct"] == 85.0
+    assert left.outcome == "done", left.failures
+    assert after["gpu-a-vllm"].metrics["tokens_per_s"] == 0.0
+    assert after["gpu-a-node1/0"].metrics["util_pct"] == 5.0

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--miner-api", choices=("cgminer",), default=None,
                     help="serve the miners over their firmware's JSON API (TCP, flavours "
                          "antminer, whatsminer, braiins, luxos, avalon, vnish) instead of SNMP")
+    sp.add_argument("--exporters", action="store_true",
+                    help="also serve a GPU server through a simulated dcgm-exporter and a vLLM "
+                         "metrics page on loopback HTTP (the demo's GPU rack), with example prices")
 
     from opsconsole.cli import audit, duty, history
 

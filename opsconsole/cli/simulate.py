@@ -20,7 +20,8 @@ async def _serve(args: argparse.Namespace) -> None:
 
     kwargs = {"miners": args.miners, "gpus": args.gpus, "seed": args.seed,
               "row_offset": getattr(args, "row_offset", 0),
-              "miner_api": getattr(args, "miner_api", None)}
+              "miner_api": getattr(args, "miner_api", None),
+              "exporters": getattr(args, "exporters", False)}
     if args.fault_rate is not None:
         kwargs["fault_rate"] = args.fault_rate
     site = SimSite(**kwargs)

@@ -78,6 +78,11 @@ def _status(port: int, path: str = "/health", method: str = "GET") -> int | None
         return None  # nothing listening
 
 
+def health(port: int) -> int | None:
+    """The service's /health status, or None when nothing listens."""
+    return _status(port)
+
+
 def start(port: int, warmup_s: float, wait_s: float) -> int:
     if _status(port) is not None:
         print(f"inference service already running on port {port}")

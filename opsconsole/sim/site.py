@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from opsconsole.sim.agent import DEFAULT_MAX_SIZE, AgentStats, RunningAgent, start_agents
 from opsconsole.sim.miner import Clock, ManualClock, MinerTiming, SimMiner
@@ -34,6 +35,8 @@ __all__ = ["ManualClock", "MinerTiming", "SimSite", "SiteDevice", "SiteRow"]
 
 RACK_SIZE = 10
 GPU_TDP_W = 700.0  # for the power budget only (H100 SXM class)
+TOKENS_PER_GPU = 2500.0  # the simulated vLLM's generated tokens/s per GPU when serving
+VLLM_RAMP_S = 15.0  # from the service answering to full throughput
 CREDENTIALS_ID = "sim"
 API_CREDENTIALS_ID = "sim-miner"  # the API miners' login (sleep/wake)
 MINER_APIS = ("cgminer",)
@@ -99,6 +102,7 @@ class SimSite:
         miner_api: str | None = None,
         api_rows: tuple[str, ...] = (),
         flavours: tuple[str, ...] = FLAVOURS,
+        exporters: bool = False,
     ):
         if miners < 0 or gpus < 0 or miners_per_pdu < 1 or miners_per_row < 1:
             raise ValueError("counts must be positive")
@@ -122,6 +126,16 @@ class SimSite:
         # inference duty cuts those miners' outlets (none unless asked for).
         self.hybrid: SiteRow | None = None
         self.inference_port: int | None = None  # the simulated inference service
+        # exporters: the GPU rack also has a GPU server seen through a simulated
+        # dcgm-exporter, and a vLLM metrics page whose tokens/s follow the
+        # inference service (opsconsole.sim.exporters), on one loopback HTTP server.
+        self.exporters = exporters and gpus > 0
+        self.http: Any = None  # metrics_http.MetricsHttpServer once started
+        self.remote_gpus: Any = None  # the server's SimNvml
+        self.vllm: Any = None
+        self._serving_since: float | None = None
+        self._serving_checked = (-1.0, False)
+        self.vllm_ramp_s = VLLM_RAMP_S
         rng = random.Random(seed)  # per-miner seeds: the whole site follows from one
         n_rows = math.ceil(miners / miners_per_row)
         # row_offset: the first row's number, so that simulators started side by
@@ -220,6 +234,49 @@ class SimSite:
                 d.port = d.api.port
         self.host = host
         self.loop = asyncio.get_running_loop()
+        if self.exporters:
+            self._start_exporters()
+
+    def _start_exporters(self) -> None:
+        from opsconsole.sim.exporters import VllmSim, dcgm_page
+        from opsconsole.sim.metrics_http import MetricsHttpServer
+        from opsconsole.sim.nvml_sim import SimNvml
+
+        self.remote_gpus = SimNvml(count=self.gpus, seed=self.seed + 1000)
+        self.vllm = VllmSim(self._tokens_per_s, start_tokens=48_000_000)
+        self.http = MetricsHttpServer().start()
+
+        def dcgm() -> tuple[int, bytes]:
+            load = 0.85 if self._serving() else 0.05
+            for i in range(self.gpus):
+                self.remote_gpus.set_load(i, load)
+            return 200, dcgm_page(self.remote_gpus, "gpu-a-node1").encode()
+
+        self.http.route("/metrics", dcgm)
+        self.http.route("/vllm/metrics", lambda: (200, self.vllm.page().encode()))
+
+    def _serving(self) -> bool:
+        """Whether the rack's inference service answers /health 200 (checked once a second)."""
+        now = time.monotonic()
+        at, up = self._serving_checked
+        if now - at >= 1.0:
+            from opsconsole.sim import inference
+
+            up = self.inference_port is not None and inference.health(self.inference_port) == 200
+            self._serving_checked = (now, up)
+            if up and self._serving_since is None:
+                self._serving_since = now
+            elif not up:
+                self._serving_since = None
+        return up
+
+    def _tokens_per_s(self) -> float:
+        """The vLLM page's rate: nothing until the service serves, then a
+        ramp over RAMP_S to TOKENS_PER_GPU per GPU; 0 again once it stops."""
+        if not self._serving() or self._serving_since is None:
+            return 0.0
+        ramp = min(1.0, (time.monotonic() - self._serving_since) / max(self.vllm_ramp_s, 1e-9))
+        return TOKENS_PER_GPU * self.gpus * ramp
 
     async def stop(self) -> None:
         for a in self._agents:
@@ -230,6 +287,9 @@ class SimSite:
                 await d.api.stop()
                 d.api = None
             d.port = None
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
         if self.inference_port is not None:
             # a duty step may have started the service: it must not outlive the site
             from opsconsole.sim import inference
@@ -242,11 +302,13 @@ class SimSite:
     def power_budget_kw(self) -> float:
         miners_w = sum(d.model.full_power_w + d.model.standby_w  # type: ignore[union-attr]
                        for r in self._all_rows() for d in r.miners)
-        return math.ceil((miners_w + self.gpus * GPU_TDP_W) * 1.1 / 1000.0)
+        gpus = self.gpus * (2 if self.exporters else 1)  # the exporter host's GPUs too
+        return math.ceil((miners_w + gpus * GPU_TDP_W) * 1.1 / 1000.0)
 
     def site_toml(self, nvml_simulated: bool = True) -> str:
         """The site file for the started agents (their ports are this run's)."""
-        if not any(d.port for d in self.devices()):
+        devs = list(self.devices())
+        if self.loop is None or (devs and not any(d.port for d in devs)):
             raise RuntimeError("start() the site first: the file names its ports")
         out = [
             f"# Generated by opsconsole's simulator: {self.miner_count} miners,",
@@ -267,6 +329,9 @@ class SimSite:
             out += ["", f"[credentials.{API_CREDENTIALS_ID}]   # the API miners' own login",
                     f"user = {_q(SIM_USER)}",
                     f"password = {_q(SIM_PASSWORD)}   # real sites: password_env = \"VAR\""]
+        if self.exporters:  # example prices, typed by the operator in a real site
+            out += ["", "[economics]", "hashprice_usd_per_ph_day = 48.0",
+                    "token_price_usd_per_mtok = 0.10", "power_price_usd_per_mwh = 45.0"]
         for row in self.rows:
             out += self._row_toml(row)
         if self.gpus:
@@ -303,12 +368,19 @@ class SimSite:
         hy = self.hybrid.miners if self.hybrid else []
         miners_kw = sum(d.model.full_power_w + d.model.standby_w for d in hy) / 1000  # type: ignore[union-attr]
         duty = "mining" if hy else "inference"
+        n = self.gpus * (2 if self.http is not None else 1)  # with the exporter host's GPUs
         out = ["", "[[groups]]", 'id = "gpu-a"', 'name = "GPU A"', f"duty = {_q(duty)}",
-               f"expected_kw = {{ mining = {miners_kw + self.gpus * 0.2:.1f}, "
-               f"inference = {self.gpus * 0.4:.1f}, idle = {self.gpus * 0.2:.1f} }}"]
+               f"expected_kw = {{ mining = {miners_kw + n * 0.2:.1f}, "
+               f"inference = {n * 0.4:.1f}, idle = {n * 0.2:.1f} }}"]
         for i in range(self.gpus):
             out += ["", "[[groups.devices]]", f'id = "gpu-{i}"', 'kind = "gpu"',
                     f"nvml_index = {i}", f'rack = "G{i // 8 + 1}"', f"position = {i % 8 + 1}"]
+        if self.http is not None:
+            out += ["", "[[groups.devices]]", 'id = "gpu-a-node1"', 'kind = "gpu-host"',
+                    f"exporter = {_q(self.http.url('/metrics'))}", f"gpus = {self.gpus}",
+                    'rack = "G9"',
+                    "", "[[groups.devices]]", 'id = "gpu-a-vllm"', 'kind = "inference"',
+                    f"endpoint = {_q(self.http.url('/vllm/metrics'))}", 'server = "vllm"']
         if self.hybrid:
             out += self._devices_toml(self.hybrid.devices())
         if self.inference_port is None:
@@ -338,6 +410,9 @@ class SimSite:
         out += step("inference", 'action = "http"',
                     f'url = "http://{self.host}:{self.inference_port}/health"',
                     "expect_status = 200", "timeout_s = 30")
+        if self.http is not None:  # verified by the throughput itself
+            out += step("inference", 'action = "wait-metric"', 'targets = ["gpu-a-vllm"]',
+                        'metric = "tokens_per_s"', 'op = ">"', "value = 0", "timeout_s = 60")
         out += service("mining", "stop")
         out += limit("mining", 200)
         out += outlets("mining", "on")

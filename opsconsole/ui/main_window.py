@@ -56,7 +56,8 @@ def make_demo_site(miners: int = DEMO_MINERS, gpus: int = DEMO_GPUS) -> Any:
     from opsconsole.sim.site import SimSite
 
     site = SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS,
-                   api_rows=DEMO_API_ROWS)
+                   api_rows=DEMO_API_ROWS,
+                   exporters=True)  # a GPU server via dcgm-exporter, a vLLM page, prices
     # A few faults early on, so a demo shows (and can acknowledge) real alarms
     # within a minute or two instead of waiting on the random schedule.
     now = site.clock()
