@@ -9,6 +9,7 @@ import time
 from opsconsole.core.metrics import CATALOGUE
 
 NA = "–"
+NOT_REPORTED = "not reported"  # the device's firmware gives no such reading (never estimated)
 
 
 def _ok(v: object) -> bool:

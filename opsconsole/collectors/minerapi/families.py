@@ -361,7 +361,8 @@ class Family:
 FAMILY: dict[str, Family] = {
     "antminer": Family("antminer", ("summary", "stats"), parse_bmminer),
     "vnish": Family("vnish", ("summary", "stats"), parse_bmminer),
-    "whatsminer": Family("whatsminer", ("summary", "devs", "status"), parse_whatsminer),
+    "whatsminer": Family("whatsminer", ("summary", "devs", "status", "devdetails"),
+                         parse_whatsminer),
     "braiins": Family("braiins", ("summary", "devs", "temps", "fans", "tunerstatus",
                                   "devdetails"), parse_braiins),
     "luxos": Family("luxos", ("summary", "devs", "temps", "fans", "power", "config"),

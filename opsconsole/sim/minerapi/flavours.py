@@ -47,6 +47,7 @@ from opsconsole.sim.minerapi.web import DigestAuth, WebReply, WebRequest, WebSer
 FLAVOURS = ("antminer", "whatsminer", "braiins", "luxos", "avalon", "vnish")
 WEB_FLAVOURS = ("antminer", "vnish")  # sleep/wake over HTTP
 CHIPS_PER_BOARD = 114
+CHIP_C = 4  # chips run a little hotter than their board
 SIM_USER = "root"
 SIM_PASSWORD = "sim-miner-pw"  # the simulated miners' login (the demo's site file names it)
 
@@ -190,7 +191,7 @@ class ApiMiner:
         body = {"Elapsed": self._uptime(s), "MHS 5s": s.hashrate_ghs * 1000.0,
                 "MHS av": s.hashrate_ghs * 1000.0, "Factory GHS": self.miner.nominal_ghs,
                 "Power": s.power_w, "Power_RT": s.power_w, "Power Limit": 3600,
-                "Chip Temp Max": (max(temps) + 8) if temps else 0, "Env Temp": s.inlet_c,
+                "Chip Temp Max": (max(temps) + CHIP_C) if temps else 0, "Env Temp": s.inlet_c,
                 "Temperature": max(temps) if temps else 0,
                 "Fan Speed In": min(s.fans_rpm), "Fan Speed Out": max(s.fans_rpm),
                 "Uptime": self._uptime(s), "Firmware Version": "__FW__"}
@@ -200,11 +201,17 @@ class ApiMiner:
 
     def _whatsminer_devs(self, s: MinerSample, _p: Any) -> bytes:
         devs = [{"ASC": i, "ID": i, "Slot": i, "Name": "SM", "Enabled": "Y", "Status": "Alive",
-                 "MHS 5s": rate * 1000.0, "Chip Temp Max": (t + 8) if t else 0,
+                 "MHS 5s": rate * 1000.0, "Chip Temp Max": (t + CHIP_C) if t else 0,
                  "Temperature": t or 0, "Effective Chips": chips}
                 for i, (rate, t, chips) in enumerate(self._boards(s))]
         return _dumps({"STATUS": _status(9, f"{len(devs)} ASC(s)", "cgminer 4.9.2"),
                        "DEVS": devs, "id": 1})
+
+    def _whatsminer_devdetails(self, s: MinerSample, _p: Any) -> bytes:
+        det = [{"DEVDETAILS": i, "Name": "SM", "ID": i, "Driver": "bitmicro",
+                "Model": self._model()} for i in range(len(s.board_temps))]
+        return _dumps({"STATUS": _status(69, "Device Details", "cgminer 4.9.2"),
+                       "DEVDETAILS": det, "id": 1})
 
     def _whatsminer_status(self, s: MinerSample, _p: Any) -> bytes:
         off = "true" if s.state == SLEEPING else "false"
@@ -273,8 +280,9 @@ class ApiMiner:
                        "id": 1})
 
     def _braiins_temps(self, s: MinerSample, _p: Any) -> bytes:
-        temps = [{"TEMP": i, "ID": i + 6, "Board": float(t or 0), "Chip": float((t or 0) + 15)
-                  if t else 0.0} for i, (_r, t, _c) in enumerate(self._boards(s))]
+        temps = [{"TEMP": i, "ID": i + 6, "Board": float(t or 0),
+                  "Chip": float(t + CHIP_C) if t else 0.0}
+                 for i, (_r, t, _c) in enumerate(self._boards(s))]
         return _dumps({"STATUS": _status(201, f"{len(temps)} Temp(s)", self._BOS),
                        "TEMPS": temps, "id": 1})
 
@@ -388,7 +396,8 @@ class ApiMiner:
         fans = " ".join(f"Fan{i}[{rpm}]" for i, rpm in enumerate(s.fans_rpm, 1))
         mm = (f"Ver[1466-22093001] Elapsed[{self._uptime(s)}] SYSTEMSTATU[{status}, Hash Board: "
               f"{len(temps)}] ITemp[{s.inlet_c}] HBITemp[{min(temps) if temps else 0}] "
-              f"HBOTemp[{max(temps) if temps else 0}] TMax[{max(temps) + 10 if temps else 0}] "
+              f"HBOTemp[{max(temps) if temps else 0}] "
+              f"TMax[{max(temps) + CHIP_C if temps else 0}] "
               f"TAvg[{sum(temps) // max(1, len(temps))}] {fans} GHSspd[{s.hashrate_ghs}] "
               f"PS[0 1215 2250 105 2382 1215 {s.power_w}]")
         return _dumps({"STATUS": _status(70, "CGMiner stats", "cgminer 4.11.1"), "STATS": [{

@@ -67,6 +67,8 @@ COLUMNS: list[Column] = [
     _metric_col("temp_inlet_c", "Inlet"),
     _metric_col("fan_rpm"),
     _metric_col("state"),
+    _metric_col("firmware"),
+    _metric_col("model"),
     Column("uptime_s", "Uptime", ("miner", "pdu", "host"), "uptime_s", True, True),
     _metric_col("util_pct", "GPU util"),
     _metric_col("mem_used_mib", "GPU mem"),
@@ -84,8 +86,9 @@ COLUMNS: list[Column] = [
     Column("error", "Last error", live=True),
 ]
 COLUMN_KEYS = [c.key for c in COLUMNS]
-DEFAULT_COLUMNS = ["id", "group", "kind", "status", "alarm", "hashrate_ths", "hashrate_pct",
-                   "power_w", "temp_c", "fan_rpm", "util_pct", "address", "error"]
+DEFAULT_COLUMNS = ["id", "group", "kind", "firmware", "status", "alarm", "hashrate_ths",
+                   "hashrate_pct", "power_w", "temp_c", "fan_rpm", "util_pct", "model", "address",
+                   "error"]
 
 
 class DevicesModel(QAbstractTableModel):
@@ -114,6 +117,7 @@ class DevicesModel(QAbstractTableModel):
         self.haystack = [" ".join((d.id, d.address, d.group, d.profile or "")).lower()
                          for d in devs]
         self._applies = [[not c.kinds or d.kind in c.kinds for d in devs] for c in COLUMNS]
+        self._api = [d.api is not None for d in devs]
         self._status_colors = {s: theme.status_color(s)
                                for s in ("ok", "partial", "unreachable", "error", "pending")}
         bad = QColor(theme.bad)
@@ -208,11 +212,16 @@ class DevicesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if not self._applies[c][i]:
                 return ""
-            return self._text(col, self._value(col, i))
+            v = self._value(col, i)
+            if v is None and col.key == "power_w" and self._silent_power(i):
+                return units.NOT_REPORTED
+            return self._text(col, v)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col.key == "status":
                 return self._status_colors[self.session.status_of(i)]
-            if col.key in ("error", "age", "address", "profile"):
+            if col.key in ("error", "age", "address", "profile", "firmware", "model"):
+                return self._muted
+            if col.key == "power_w" and self._silent_power(i):
                 return self._muted
             return None
         if role == Qt.ItemDataRole.BackgroundRole:
@@ -242,6 +251,14 @@ class DevicesModel(QAbstractTableModel):
             v = self._value(col, i) if self._applies[c][i] else None
             return v if isinstance(v, int | float | str) else None
         return None
+
+    def _silent_power(self, i: int) -> bool:
+        """An api miner that answered without a power reading: its firmware has none."""
+        if not self._api[i]:
+            return False
+        r = self.store.latest[i]
+        return r is not None and r.status.value in ("ok", "partial") and \
+            "power_w" not in r.metrics
 
     # -- updates ----------------------------------------------------------------
     def on_updated(self, changed: list[int]) -> None:

@@ -1,5 +1,7 @@
 """Device detail: identity, every metric with its unit, a live plot, the last
-error. Credentials appear by name and security level only, never a secret."""
+error. Credentials appear by name and security level only, never a secret.
+Miners read over their own API add firmware, model and a per-board table;
+a power the firmware does not report says so ("not reported")."""
 
 from __future__ import annotations
 
@@ -21,10 +23,13 @@ from PySide6.QtWidgets import (
 )
 
 from opsconsole.core.metrics import CATALOGUE
-from opsconsole.core.store import GPU_METRICS
+from opsconsole.core.store import GPU_METRICS, MINER_METRICS
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+
+# shown in the form (firmware, model) or the boards table, not as metric rows
+_SHOWN_APART = ("firmware", "model", "board_hashrate_ths", "board_temp_c", "board_chips")
 
 
 class DeviceDetail(QDialog):
@@ -38,7 +43,7 @@ class DeviceDetail(QDialog):
         self.i = session.store.index[device_id]
         d = self.device
         self.setWindowTitle(f"{d.id} — {d.kind}")
-        self.resize(760, 560)
+        self.resize(760, 640 if d.api is not None else 560)
         lay = QVBoxLayout(self)
         self.heading = QLabel()
         self.heading.setTextFormat(Qt.TextFormat.RichText)
@@ -51,10 +56,19 @@ class DeviceDetail(QDialog):
         creds = session.site.credentials.get(d.credentials or "")
         form.addRow("Group", QLabel(d.group))
         form.addRow("Address", QLabel(d.address))
-        form.addRow("Profile", QLabel(
-            f"{d.profile or '–'}" + (f" — {prof.description}" if getattr(prof, "description", "")
-                                     else "")))
-        if creds is not None:  # name and level only: the repr never holds a secret
+        self.firmware = QLabel()
+        self.model = QLabel()
+        if d.api is not None:  # the miner's own API: no profile, the firmware says what it reports
+            form.addRow("API", QLabel(f"{d.api} JSON API, TCP port {d.port}"))
+            form.addRow("Firmware", self.firmware)
+            form.addRow("Model", self.model)
+        else:
+            form.addRow("Profile", QLabel(
+                f"{d.profile or '–'}" + (f" — {prof.description}"
+                                         if getattr(prof, "description", "") else "")))
+        if creds is not None and creds.version == "api":  # a miner login: its name only
+            form.addRow("Credentials", QLabel(f"{creds.id} (miner login)"))
+        elif creds is not None:  # name and level only: the repr never holds a secret
             form.addRow("Credentials", QLabel(f"{creds.id} (SNMP v{creds.version}, "
                                               f"{creds.security_level})"))
         place = f"rack {d.rack or '–'}, position {d.position if d.position is not None else '–'}"
@@ -82,6 +96,13 @@ class DeviceDetail(QDialog):
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         split.addWidget(self.table)
+        self.boards = QTableWidget(0, 4)  # per hash board, where the firmware lists them
+        self.boards.setHorizontalHeaderLabels(["Board", "Hashrate", "Temperature", "Chips"])
+        self.boards.verticalHeader().hide()
+        self.boards.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.boards.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.boards.setVisible(False)
+        split.addWidget(self.boards)
 
         plot_box = QWidget()
         pl = QVBoxLayout(plot_box)
@@ -91,6 +112,8 @@ class DeviceDetail(QDialog):
         self.metric_box = QComboBox()
         if d.kind == "gpu":
             ringed = GPU_METRICS
+        elif d.api is not None:
+            ringed = MINER_METRICS
         else:
             ringed = [m for m in (prof.metrics if prof is not None else {})
                       if CATALOGUE.get(m) is not None and CATALOGUE[m].numeric]
@@ -113,6 +136,9 @@ class DeviceDetail(QDialog):
                                     symbolSize=4, symbolBrush=theme.curves[0], symbolPen=None)
         pl.addWidget(self.plot, 1)
         split.addWidget(plot_box)
+        for k, stretch in enumerate((3, 2, 2)):  # metrics first; boards; the plot
+            split.setStretchFactor(k, stretch)
+        split.setSizes([300, 150, 220])  # every metric row visible without scrolling
         lay.addWidget(split, 1)
         session.updated.connect(self._on_updated)
         self.refresh()
@@ -137,23 +163,48 @@ class DeviceDetail(QDialog):
         per = s.alarms.active.get(d.id, {})
         self.alarm.setText("; ".join(a.message for a in per.values()) or "none")
         self.alarm.setStyleSheet(f"color: {self.theme.bad};" if per else "")
-        names = list(r.metrics) if r is not None else []
+        names = [m for m in (r.metrics if r is not None else ()) if m not in _SHOWN_APART]
         prof = s.site.profiles.get(d.profile or "")
         for m in (prof.metrics if prof is not None else {}):
             if m not in names:
                 names.append(m)  # known to the profile but missing: shown as –
+        answered = r is not None and status in ("ok", "partial")
+        if d.api is not None and answered and "power_w" not in names:
+            names.append("power_w")  # the firmware gives none: say so, never estimate
+        if d.api is not None and r is not None:
+            self.firmware.setText(str(r.metrics.get("firmware") or d.firmware or "–"))
+            self.model.setText(str(r.metrics.get("model") or "not reported"))
         self.table.setRowCount(len(names))
         for k, name in enumerate(names):
             info = CATALOGUE.get(name)
             value = r.metrics.get(name) if r is not None else None
-            for c, text in enumerate((info.label if info else name,
-                                      units.metric(name, value), name)):
+            shown = units.metric(name, value)
+            if value is None and d.api is not None and name == "power_w" and answered:
+                shown = units.NOT_REPORTED
+            for c, text in enumerate((info.label if info else name, shown, name)):
                 item = self.table.item(k, c)
                 if item is None:
                     item = QTableWidgetItem()
                     self.table.setItem(k, c, item)
                 item.setText(text)
+        self._refresh_boards(r.metrics if r is not None else {})
         self.refresh_plot()
+
+    def _refresh_boards(self, metrics: dict) -> None:
+        cols = [metrics.get(m) for m in ("board_hashrate_ths", "board_temp_c", "board_chips")]
+        n = max((len(c) for c in cols if isinstance(c, list)), default=0)
+        self.boards.setVisible(n > 0)
+        self.boards.setRowCount(n)
+        for b in range(n):
+            vals = [c[b] if isinstance(c, list) and b < len(c) else None for c in cols]
+            texts = (str(b + 1), units.hashrate(vals[0]), units.temp(vals[1]),
+                     units.NA if vals[2] is None else str(vals[2]))
+            for c, text in enumerate(texts):
+                item = self.boards.item(b, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.boards.setItem(b, c, item)
+                item.setText(text)
 
     def refresh_plot(self) -> None:
         metric = self.metric_box.currentData()
