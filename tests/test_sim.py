@@ -17,6 +17,7 @@ import pytest
 
 from opsconsole.collectors.snmp import ber
 from opsconsole.collectors.snmp.ber import Message, Oid, Pdu, VarBind
+from opsconsole.core.siteload import load_site
 from opsconsole.sim import miner as mm
 from opsconsole.sim import pdu as pm
 from opsconsole.sim.agent import SnmpAgentProtocol
@@ -383,8 +384,8 @@ def test_board_fault_drops_row_and_a_third_of_hashrate() -> None:
     healthy = m.sample()
     clock.t = fault.start + 1
     sick = m.sample()
-    if any(f.kind != "board" for f in sick.faults):
-        pytest.skip("overlapping faults in this seed")
+    # the seed is fixed: a lone board fault (a change of the schedule must fail here)
+    assert [f.kind for f in sick.faults] == ["board"], sick.faults
     assert 0.6 < sick.hashrate_ghs / healthy.hashrate_ghs < 0.72
     agent = SnmpAgentProtocol(m)
     req = Message(ber.V2C, b"public", Pdu(ber.GET_BULK_REQUEST, 1, 0, 5,
@@ -408,8 +409,7 @@ def test_fan_fault_heats_the_boards() -> None:
     before = max(t for t in m.sample().board_temps if t is not None)
     clock.t = fault.start + 130
     s = m.sample()
-    if len(s.faults) != 1:
-        pytest.skip("overlapping faults in this seed")
+    assert len(s.faults) == 1, s.faults  # the seed is fixed: a lone fan fault
     assert s.fans_rpm[fault.index - 1] == 0 and s.state == mm.FAULT
     assert max(t for t in s.board_temps if t is not None) >= before + 10
 
@@ -485,7 +485,8 @@ def test_profiles_match_the_simulator() -> None:
 
 def test_throughput_sanity(sim_site_factory: Callable[..., SimSite]) -> None:
     """One poll = an 8-OID GET + two short GETBULK walks, as the poller does.
-    Prints polls/s and the agents' CPU per poll; asserts only sanity."""
+    Prints polls/s and the agents' CPU per poll; asserts every answer came
+    and a generous bound on the agents' CPU per poll."""
     site = sim_site_factory(miners=40)
     ports = [d.port for d in site.devices() if d.kind == "miner"]
     agent_thread = next(t for t in threading.enumerate() if t.name == "sim-agents")
@@ -505,19 +506,21 @@ def test_throughput_sanity(sim_site_factory: Callable[..., SimSite]) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(2)
         cpu0, t0, done = agent_cpu(), time.perf_counter(), 0
-        while time.perf_counter() - t0 < 1.0:
+        for _round in range(10):  # a fixed amount of work: counted, not clocked
             for k in range(0, len(reqs), 3):  # one poll: three requests in flight
                 for port, data in reqs[k:k + 3]:
                     s.sendto(data, ("127.0.0.1", port))
                 for _ in range(3):
-                    s.recv(65535)
+                    s.recv(65535)  # every request answered (else: socket timeout)
                 done += 1
         wall, cpu = time.perf_counter() - t0, agent_cpu() - cpu0
-    rate = done / wall
-    print(f"\nsim agents: {rate:.0f} polls/s ({3 * rate:.0f} requests/s) over loopback; "
+    print(f"\nsim agents: {done / wall:.0f} polls/s over loopback; "
           f"agent CPU {1e6 * cpu / done:.0f} us per poll "
           f"-> 200 polls/s would cost {200 * cpu / done:.1%} of a core")
-    assert rate > 50
+    assert done == 10 * len(ports)
+    # agent CPU (not wall time, which load stretches): ~0.3 ms measured; 10 ms is
+    # a generous margin that still catches an agent gone quadratic
+    assert cpu / done < 0.010
     assert site.stats().malformed == 0
 
 
@@ -586,9 +589,8 @@ def test_model_bug_answers_gen_err_and_keeps_serving() -> None:
 
 
 def test_site_file_loads_with_the_real_loader(sim_site: SimSite) -> None:
-    siteload = pytest.importorskip("opsconsole.core.siteload")
     assert sim_site.config_path is not None
-    site = siteload.load_site(sim_site.config_path)
+    site = load_site(sim_site.config_path)
     assert site.nvml == "simulated" and site.credentials["sim"].write_community == "private"
     assert len(site.devices()) == 6 + 1 + 2
     a01 = site.device("a-01")

@@ -25,6 +25,7 @@ from opsconsole.core.siteload import load_site
 from opsconsole.core.store import LiveStore
 from opsconsole.sim.site import SimSite
 from tests.fixtures.ports import free_tcp_port
+from tests.fixtures.require import agent_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -52,7 +53,7 @@ def wait_for(cond, timeout: float, what: str, step: float = 0.25):
 @pytest.fixture
 def prometheus_for(tmp_path: Path):
     if not Path(PROMETHEUS).exists():
-        pytest.skip("the Prometheus server binary is absent (Debian package `prometheus`)")
+        agent_missing("the Prometheus server binary is absent (Debian package `prometheus`)")
     procs: list[subprocess.Popen] = []
 
     def start(target_port: int) -> str:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -147,19 +148,33 @@ def test_retention_keeps_each_level_its_time(db: Path) -> None:
 
 
 def test_ingest_never_blocks_and_counts_drops(db: Path) -> None:
+    """A disk that stalls until released: every ingest returns while the
+    writer is stuck in its commit (no clock involved), and the overflow is
+    counted."""
     w = HistoryWriter(db, queue_size=2, clock=at(DAY0))
     slow = w._commit
+    stuck, release = threading.Event(), threading.Event()
 
-    def commit(items):  # a disk that stalls
-        time.sleep(0.3)
+    def commit(items):
+        stuck.set()
+        release.wait()
         slow(items)
 
     w._commit = commit  # type: ignore[method-assign]
-    t0 = time.monotonic()
-    for k in range(50):
-        w.ingest([Reading("a-01", DAY0 + 100 + k, Status.OK, {"temp_c": 1.0})])
-    assert time.monotonic() - t0 < 0.1
-    assert w.stats.dropped > 0
+    w.ingest([Reading("a-01", DAY0 + 99, Status.OK, {"temp_c": 1.0})])
+    assert stuck.wait(60), "the writer never committed"
+
+    def feed() -> None:
+        for k in range(50):
+            w.ingest([Reading("a-01", DAY0 + 100 + k, Status.OK, {"temp_c": 1.0})])
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    feeder.join(60)  # a hang guard only: ingest must not wait for the stalled disk
+    blocked = feeder.is_alive()
+    release.set()
+    assert not blocked, "ingest waited for a stalled commit"
+    assert w.stats.dropped > 0 and w.stats.queued >= 2
     w.close()
 
 

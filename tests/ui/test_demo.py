@@ -3,7 +3,6 @@ loopback, simulated GPUs), end to end."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,9 +11,6 @@ import pytest
 
 from opsconsole.ui.main_window import MainWindow
 from tests.ui.conftest import collector_threads
-
-HAVE_SIM = importlib.util.find_spec("opsconsole.sim.site") is not None
-pytestmark = pytest.mark.skipif(not HAVE_SIM, reason="opsconsole.sim.site not available yet")
 
 
 def test_demo_shows_live_numbers(qtbot, settings):

@@ -33,28 +33,28 @@ class AutoEngine:
 
     def __init__(
         self,
-        fast: LeanEngine | None = None,
+        lean: LeanEngine | None = None,
         slow: PysnmpEngine | None = None,
         *,
         decode_error_limit: int = 3,
     ) -> None:
-        self.fast = fast or LeanEngine()
+        self.lean = lean or LeanEngine()
         self.slow = slow or PysnmpEngine()  # cheap: pysnmp binds lazily on first use
         self.decode_error_limit = decode_error_limit
         self._odd: set[tuple[str, int]] = set()  # agents handed to pysnmp
-        self._routed = {"fast_calls": 0, "pysnmp_calls": 0, "fallbacks": 0}
+        self._routed = {"lean_calls": 0, "pysnmp_calls": 0, "fallbacks": 0}
 
     def uses_pysnmp(self, target: SnmpTarget) -> bool:
         return target.credentials.version == "3" or (target.host, target.port) in self._odd
 
     def _odd_agent(self, target: SnmpTarget) -> bool:
-        """After a fast-path timeout: was it our codec, not the network?"""
-        if self.fast.decode_errors(target.host, target.port) < self.decode_error_limit:
+        """After a lean-engine timeout: was it our codec, not the network?"""
+        if self.lean.decode_errors(target.host, target.port) < self.decode_error_limit:
             return False
         if len(self._odd) < MAX_FALLBACK_AGENTS:
             self._odd.add((target.host, target.port))
         self._routed["fallbacks"] += 1
-        log.warning("%s:%s sends answers the fast SNMP codec rejects: using pysnmp for it",
+        log.warning("%s:%s sends answers the lean engine's codec rejects: using pysnmp for it",
                     target.host, target.port)
         return True
 
@@ -62,9 +62,9 @@ class AutoEngine:
         """Route one read: lean unless the target needs pysnmp; on a lean
         timeout caused by our strict codec, move the agent and retry there."""
         if not self.uses_pysnmp(target):
-            self._routed["fast_calls"] += 1
+            self._routed["lean_calls"] += 1
             try:
-                return await call(self.fast)
+                return await call(self.lean)
             except UnsupportedByEngine:
                 pass
             except SnmpTimeout:
@@ -84,7 +84,7 @@ class AutoEngine:
         return await self.slow.set(target, oid, type_, value)
 
     def stats(self) -> dict[str, int]:
-        out = dict(self.fast.stats())
+        out = dict(self.lean.stats())
         for k, v in self.slow.stats().items():
             out[k] = out.get(k, 0) + v
         out.update(self._routed)
@@ -93,7 +93,7 @@ class AutoEngine:
 
     async def close(self) -> None:
         try:
-            await self.fast.close()
+            await self.lean.close()
         finally:
             await self.slow.close()
 

@@ -1,8 +1,8 @@
 """A lean BER codec for SNMP v1/v2c messages.
 
 Why our own: pysnmp/pyasn1 spend 85-90 % of their time in pyasn1, which is
-too slow to serve thousands of simulated agents and too slow for a fast-path
-client. This module does plain bytes/int work, keeps OIDs as tuples of ints
+too slow to serve thousands of simulated agents and too slow for the lean
+engine's hot path. This module does plain bytes/int work, keeps OIDs as tuples of ints
 (tuple order is OID order, so bisect works on them), and is strict: any
 malformed, truncated or overlong input raises `BerError` (a ValueError),
 never IndexError or friends, so a hostile packet can never crash a loop.

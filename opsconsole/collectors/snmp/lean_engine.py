@@ -1,4 +1,4 @@
-"""LeanEngine: a fast SNMP v1/v2c GET / walk engine on our own BER codec.
+"""LeanEngine: a lean SNMP v1/v2c GET / walk engine on our own BER codec.
 
 Why: pysnmp spends 85-90 % of its time in pyasn1 (about 1,000 GETs/s per
 core); the poller at site scale needs many times that. This engine does only
@@ -49,13 +49,8 @@ _ERROR_NAMES = {
 Addr = tuple[str, int]
 
 
-
-
 class UnsupportedByEngine(SnmpError):
     """This engine does not do that (SET, SNMPv3): use the pysnmp engine."""
-
-
-@lru_cache(maxsize=16384)
 
 
 @lru_cache(maxsize=16384)
