@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from opsconsole.cli.argtypes import int_range
-from opsconsole.cli.main import EXIT_OK, load_site_or_exit
+from opsconsole.cli.common import EXIT_OK, load_site_or_exit
 
 
 def add_parser(sub: Any, common: Any) -> None:

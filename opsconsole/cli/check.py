@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from opsconsole.cli.main import EXIT_OK, load_site_or_exit
+from opsconsole.cli.common import EXIT_OK, load_site_or_exit
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsconsole.cli.main import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, load_site_or_exit
+from opsconsole.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, load_site_or_exit
 from opsconsole.core.site import DUTIES, Site
 
 if TYPE_CHECKING:  # the parser is built for every command: keep its imports light
@@ -135,7 +135,7 @@ async def _act(args: argparse.Namespace, site: Site, ctl: DutyController, poller
     cmd = args.duty_command
     if cmd == "status":
         groups = [ctl.group(args.group).id] if args.group else [g.id for g in site.groups]
-        states = ctl.states()
+        states = await asyncio.to_thread(ctl.states)
         for gid in groups:
             st = states[gid]
             print(f"{gid}: {st.label}" + (f"  (switch #{st.switch_id})" if st.switch_id else ""))
@@ -155,7 +155,7 @@ async def _act(args: argparse.Namespace, site: Site, ctl: DutyController, poller
         return res.exit_code
     why = _confirm(plan, args.yes)
     if why is not None:
-        ctl.refuse(plan, why)
+        await ctl.refuse(plan, why)
         print(why, file=sys.stderr)
         return EXIT_REFUSED
     loop = asyncio.get_running_loop()

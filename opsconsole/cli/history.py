@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from opsconsole.cli.main import EXIT_OK, EXIT_USAGE, load_site_or_exit
+from opsconsole.cli.common import EXIT_OK, EXIT_USAGE, load_site_or_exit
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.site import Site
 from opsconsole.core.store import AGGREGATES

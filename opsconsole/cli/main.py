@@ -14,8 +14,7 @@ from pathlib import Path
 
 from opsconsole import __version__
 from opsconsole.cli.argtypes import PORT, float_range, int_range
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_PARTIAL, EXIT_REFUSED = 0, 1, 2, 3, 4
+from opsconsole.cli.common import EXIT_FAIL, EXIT_OK
 
 
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -145,20 +144,3 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("opsconsole").debug("unexpected failure", exc_info=True)
         print(f"opsconsole: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAIL
-
-
-def load_site_or_exit(path: Path | None):
-    """Load and validate a site file; on problems print one line each to
-    stderr and raise SystemExit(2)."""
-    from opsconsole.core.errors import ConfigError
-    from opsconsole.core.siteload import load_site
-
-    if path is None:
-        print("opsconsole: --config FILE is required", file=sys.stderr)
-        raise SystemExit(EXIT_USAGE)
-    try:
-        return load_site(path)
-    except ConfigError as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
-        raise SystemExit(EXIT_USAGE) from None

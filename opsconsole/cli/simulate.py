@@ -12,7 +12,7 @@ import ipaddress
 import signal
 import sys
 
-from opsconsole.cli.main import EXIT_OK, EXIT_USAGE
+from opsconsole.cli.common import EXIT_OK, EXIT_USAGE
 
 
 async def _serve(args: argparse.Namespace) -> None:

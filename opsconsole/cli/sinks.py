@@ -8,7 +8,7 @@ import logging
 import sys
 from typing import Any
 
-from opsconsole.cli.main import EXIT_USAGE
+from opsconsole.cli.common import EXIT_USAGE
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 

@@ -1,5 +1,5 @@
 """The collector thread: one asyncio loop on one dedicated thread owns all
-network I/O, NVML calls and (later) duty execution. Callers on other threads
+network I/O, NVML calls and duty execution (core/duty). Callers on other threads
 (the GUI) submit coroutines and receive batches through callbacks, which run
 ON THE COLLECTOR THREAD: the UI bridge turns them into queued Qt signals."""
 
@@ -109,8 +109,7 @@ class CollectorRuntime:
             if self.demo_site is not None:
                 await self.demo_site.stop()
 
-    def duty_controller(self, data_dir: Path | None = None, *, read_only: bool = False,
-                        store: Any = None) -> Any:
+    def duty_controller(self, data_dir: Path | None = None, *, read_only: bool = False) -> Any:
         """The site's DutyController (created on first call, after start()): it
         shares this runtime's poller, so its SNMP engine and its one NvmlCollector.
         Await its coroutines through submit(); progress callbacks run on the
@@ -124,7 +123,7 @@ class CollectorRuntime:
                 raise RuntimeError("start() the runtime before asking for its duty controller")
             ddir = data_dir or resolve_data_dir(self.site).path
             self._duty = DutyController(self.site, Journal.in_dir(ddir), self.poller,
-                                        read_only=read_only, store=store)
+                                        read_only=read_only)
         return self._duty
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> Future:

@@ -113,15 +113,6 @@ def reading_checks(device: Device, reading: Reading, th: AlarmThresholds,
     return out
 
 
-def reading_alarms(device: Device, reading: Reading, th: AlarmThresholds,
-                   expect_hashing: bool = True) -> dict[AlarmKind, str]:
-    """The built-in alarms one reading trips, ignoring hold and hysteresis
-    (kind -> message)."""
-    return {kind: c.message for key, (kind, c) in
-            reading_checks(device, reading, th, expect_hashing).items()
-            if c.trips and key == kind}
-
-
 class AlarmTracker:
     """Active alarms per device (and per group), and the events between two
     states. `log` (an AlarmLog) records every transition and gives back the

@@ -158,8 +158,9 @@ class LiveStore:
         return slot_abs % self.capacity
 
     def ingest(self, batch: list[Reading]) -> list[int]:
-        """Take a batch of readings; returns the indices of devices whose
-        reading changed (for dataChanged on those rows only).
+        """Take a batch of readings; returns the store indices of the batch's
+        known devices (readings of unknown devices are ignored): the rows a
+        view refreshes, with dataChanged on those rows only.
 
         Vectorised per metric, not per reading x metric: at 20,000 devices the
         GUI thread takes a batch every half second and must stay responsive.

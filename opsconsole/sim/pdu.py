@@ -82,9 +82,6 @@ class SimPdu:
         )
         return PduSample(t, on, power)
 
-    def total_power_w(self) -> float:
-        return SELF_POWER_W + sum(self.sample().power_w)
-
     def switch(self, outlet: int, command: int) -> None:
         """Outlet control (1-based outlet): 1 on, 2 off, 3 reboot."""
         feed = self.feeds[outlet - 1]

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from opsconsole.collectors.poller import CycleStats
 from opsconsole.core.alarms import Alarm, AlarmThresholds, AlarmTracker, Event, EventKind
-from opsconsole.core.readings import Reading, Status
+from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 from opsconsole.core.storage import StorageFaults
 from opsconsole.core.store import STATUS_CODES as store_status_codes
@@ -217,10 +217,6 @@ class SiteSession(QObject):
         both = m & ~np.isnan(power) & ~np.isnan(rate)
         total = float(rate[both].sum())
         return float(power[both].sum()) / total if total > 0 else None
-
-    def unreachable_count(self) -> int:
-        return sum(1 for r in self.store.latest
-                   if r is not None and r.status is Status.UNREACHABLE)
 
     # -- alarms you can act on, history ------------------------------------------------
     def group_power(self) -> dict[str, float | None]:

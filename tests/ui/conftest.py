@@ -13,7 +13,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QSettings
 
-import opsconsole.ui  # noqa: F401  (applies the PySide emit workaround first)
 from opsconsole.ui.settings import Settings
 
 COLLECTOR_THREADS = ("collector", "nvml")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from opsconsole.core.site import Credentials
@@ -73,9 +74,12 @@ class SnmpEngine(Protocol):
 _OID_RE = re.compile(r"\d+(?:\.\d+)+")
 
 
+@lru_cache(maxsize=65536)
 def norm_oid(oid: str) -> str:
     """A dotted numeric OID without a leading dot; names are refused (they
-    would send pysnmp looking for MIB files, and profiles hold numbers)."""
+    would send pysnmp looking for MIB files, and profiles hold numbers).
+    Cached: a profile's OIDs (already normal, core/profileload.py checks them
+    when the profile loads) are asked every cycle; bad ones raise, uncached."""
     norm = oid.strip().lstrip(".")
     if not _OID_RE.fullmatch(norm):
         raise SnmpError(f"not a numeric OID: {oid!r}")
@@ -98,7 +102,8 @@ async def get_in_chunks(
     """GET many OIDs in as few PDUs as the agent accepts: start at
     `default_size` OIDs per PDU, halve on tooBig and remember the accepted size
     per agent (the dict is bounded so memory stays flat at any fleet size)."""
-    wanted = list(dict.fromkeys(norm_oid(o) for o in oids))
+    norms = [norm_oid(o) for o in oids]  # once per OID per GET
+    wanted = list(dict.fromkeys(norms))
     found: dict[str, SnmpValue] = {}
     agent = (target.host, target.port)
     pos = 0
@@ -118,4 +123,4 @@ async def get_in_chunks(
             pdu_sizes[agent] = max(1, len(chunk) // 2)
             continue
         pos += len(chunk)
-    return {o: found.get(norm_oid(o)) for o in oids}
+    return {o: found.get(n) for o, n in zip(oids, norms, strict=True)}

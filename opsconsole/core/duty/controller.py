@@ -10,7 +10,11 @@ Rules enforced here, whatever the entry point:
   through the journal's IMMEDIATE transaction);
 - the budget check and admission happen under one site-wide lock, so two
   groups switching at once cannot both pass against the same headroom;
-- every step's device results are journaled before the next step starts.
+- every step's device results are journaled before the next step starts;
+- journal (SQLite) work runs in a worker thread (`asyncio.to_thread`), never
+  on the loop: another process may hold the file's write lock for up to the
+  busy timeout, and polling must go on meanwhile. The sync methods (state,
+  states, audit) are for callers off the loop, or through a thread.
 """
 
 from __future__ import annotations
@@ -66,12 +70,11 @@ class _Run:
 
 class DutyController:
     def __init__(self, site: Site, journal: Journal, io: actions.DeviceIO, *,
-                 read_only: bool = False, store: Any = None, concurrency: int = 64) -> None:
+                 read_only: bool = False, concurrency: int = 64) -> None:
         self.site = site
         self.journal = journal
         self.io = io
         self.read_only = read_only
-        self.store = store  # a LiveStore, read for power-now when the caller gives none
         self.concurrency = max(1, min(concurrency, site.max_concurrency))
         self._runs: dict[str, _Run] = {}
         self._site_lock: asyncio.Lock | None = None
@@ -119,7 +122,11 @@ class DutyController:
     async def plan(self, group_id: str, duty: str,
                    measured_kw: Mapping[str, float] | None = None) -> Plan:
         """A new switch of `group_id` to `duty`. measured_kw: power now per group
-        (kW) as the caller sees it; default: the store, else expected_kw."""
+        (kW) as the caller sees it (the GUI from its LiveStore); default:
+        expected_kw of the group's journalled duty."""
+        return await asyncio.to_thread(self._plan, group_id, duty, measured_kw)
+
+    def _plan(self, group_id: str, duty: str, measured_kw: Mapping[str, float] | None) -> Plan:
         g = self.group(group_id)
         if duty not in DUTIES:
             raise DutyError(f'unknown duty "{duty}" (one of {", ".join(DUTIES)})')
@@ -143,17 +150,17 @@ class DutyController:
     async def plan_retry(self, group_id: str,
                          measured_kw: Mapping[str, float] | None = None) -> Plan:
         """Retry the failed devices (and unrun steps) of a degraded group."""
-        return self._plan_recovery(group_id, RETRY, measured_kw)
+        return await asyncio.to_thread(self._plan_recovery, group_id, RETRY, measured_kw)
 
     async def plan_resume(self, group_id: str,
                           measured_kw: Mapping[str, float] | None = None) -> Plan:
         """Continue an interrupted switch from the step after the last completed one."""
-        return self._plan_recovery(group_id, RESUME, measured_kw)
+        return await asyncio.to_thread(self._plan_recovery, group_id, RESUME, measured_kw)
 
     async def plan_rollback(self, group_id: str,
                             measured_kw: Mapping[str, float] | None = None) -> Plan:
         """Run the previous duty's steps (the `from` of the group's last switch)."""
-        return self._plan_recovery(group_id, ROLLBACK, measured_kw)
+        return await asyncio.to_thread(self._plan_recovery, group_id, ROLLBACK, measured_kw)
 
     def _plan_recovery(self, group_id: str, kind: str,
                        measured_kw: Mapping[str, float] | None) -> Plan:
@@ -211,10 +218,6 @@ class DutyController:
                                                                                   str]:
         if measured is not None and g.id in measured:
             return measured[g.id], "measured"
-        if self.store is not None:
-            with_data = self.store.summary(g.id)
-            if with_data.devices_ok and with_data.power_w is not None:
-                return with_data.power_w / 1000.0, "measured"
         st = self.journal.group_state(g.id, g.duty)
         if st.status == OK and st.duty in g.expected_kw:
             return g.expected_kw[st.duty], "expected"
@@ -284,9 +287,9 @@ class DutyController:
     async def rollback(self, group_id: str, on_progress: Progress | None = None) -> SwitchResult:
         return await self.execute(await self.plan_rollback(group_id), on_progress)
 
-    def refuse(self, plan: Plan, reason: str) -> SwitchResult:
+    async def refuse(self, plan: Plan, reason: str) -> SwitchResult:
         """Record a refusal in the audit (also used by callers: no confirmation)."""
-        sid = self.journal.refuse(plan, reason)
+        sid = await asyncio.to_thread(self.journal.refuse, plan, reason)
         res = SwitchResult(plan, REFUSED, sid, message=reason)
         self._emit(None, ProgressEvent("done", plan.group, sid, outcome=REFUSED, message=reason))
         return res
@@ -296,29 +299,34 @@ class DutyController:
         or REFUSED (read-only, budget, busy, interrupted...). Never raises for
         device trouble."""
         if self.read_only:
-            return self.refuse(plan, READ_ONLY)
+            return await self.refuse(plan, READ_ONLY)
         if self._site_lock is None:
             self._site_lock = asyncio.Lock()
         async with self._site_lock:
-            st = self.state(plan.group)
-            if st.status == INTERRUPTED and plan.kind not in (RESUME, ROLLBACK):
-                plan.refusals = [*plan.refusals, self._interrupted_text(st)]
-            self._check(plan)  # fresh numbers: the plan may be minutes old
-            if plan.refusals:
-                return self.refuse(plan, "; ".join(dict.fromkeys(plan.refusals)))
-            sid = self.journal.begin(plan, self.group(plan.group).duty)
+            sid = await asyncio.to_thread(self._admit, plan)
             if isinstance(sid, str):
-                return self.refuse(plan, sid)
+                return await self.refuse(plan, sid)
             run = _Run(plan.group, sid, listeners=[on_progress] if on_progress else [])
             self._runs[plan.group] = run
         try:
             return await self._run(plan, run)
         except asyncio.CancelledError:
-            # the console is closing: the journal shows it interrupted at next look
+            # the console is closing (the loop serves nothing else now): the
+            # journal shows it interrupted at next look
             self.journal.abandon(sid)
             raise
         finally:
             self._runs.pop(plan.group, None)
+
+    def _admit(self, plan: Plan) -> int | str:
+        """The switch id, or why not (journal work: run off the loop)."""
+        st = self.state(plan.group)
+        if st.status == INTERRUPTED and plan.kind not in (RESUME, ROLLBACK):
+            plan.refusals = [*plan.refusals, self._interrupted_text(st)]
+        self._check(plan)  # fresh numbers: the plan may be minutes old
+        if plan.refusals:
+            return "; ".join(dict.fromkeys(plan.refusals))
+        return self.journal.begin(plan, self.group(plan.group).duty)
 
     def _emit(self, run: _Run | None, ev: ProgressEvent) -> None:
         for cb in [*(run.listeners if run else []), *self._listeners]:
@@ -339,14 +347,14 @@ class DutyController:
                 stop = f"cancelled by the operator after step {pos} of {n}"
             if stop:
                 st = StepResult(pos, step.index, step.action, STEP_NOT_RUN, stop)
-                self.journal.step_end(sid, st)
+                await asyncio.to_thread(self.journal.step_end, sid, st)
                 results.append(st)
                 continue
-            self.journal.step_start(sid, pos, step.index, step.action)
+            await asyncio.to_thread(self.journal.step_start, sid, pos, step.index, step.action)
             self._emit(run, ProgressEvent("step-start", plan.group, sid, pos, n, step.action,
                                           message=step.describe()))
             st = await self._step(plan, run, pos, step, failed)
-            self.journal.step_end(sid, st)
+            await asyncio.to_thread(self.journal.step_end, sid, st)
             self._emit(run, ProgressEvent("step-end", plan.group, sid, pos, n, step.action,
                                           ok=st.status == STEP_OK, message=st.message))
             results.append(st)
@@ -362,7 +370,7 @@ class DutyController:
             res.message = "; ".join(parts)
         else:
             res.message = f"{plan.group} is now in {plan.to_duty}"
-        self.journal.finish(sid, res.outcome, res.message)
+        await asyncio.to_thread(self.journal.finish, sid, res.outcome, res.message)
         self._emit(run, ProgressEvent("done", plan.group, sid, steps_total=n,
                                       outcome=res.outcome, message=res.message))
         return res
@@ -386,8 +394,8 @@ class DutyController:
         sem = asyncio.Semaphore(self.concurrency)
         sid = run.switch_id
 
-        def record(r: DeviceResult) -> DeviceResult:
-            self.journal.device_result(sid, pos, r)
+        async def record(r: DeviceResult) -> DeviceResult:
+            await asyncio.to_thread(self.journal.device_result, sid, pos, r)
             self._emit(run, ProgressEvent("device", plan.group, sid, pos, len(plan.steps),
                                           step.action, r.device, r.ok, r.message))
             return r
@@ -395,7 +403,8 @@ class DutyController:
         async def one(device_id: str) -> DeviceResult:
             dev = self.site.device(device_id)
             if dev is None:
-                return record(DeviceResult(device_id, False, "not in the site file any more"))
+                return await record(DeviceResult(device_id, False,
+                                                  "not in the site file any more"))
             async with sem:
                 try:
                     r = await asyncio.wait_for(act(self.io, step, dev), limit)
@@ -405,10 +414,10 @@ class DutyController:
                     log.exception("duty action %s on %s failed", step.action, device_id)
                     r = DeviceResult(device_id, False,
                                      f"internal error: {type(exc).__name__}: {exc}")
-            return record(r)
+            return await record(r)
 
         todo = [d for d in step.devices if d not in failed]
-        st.devices = [record(DeviceResult(d, False, planner.SKIPPED))
+        st.devices = [await record(DeviceResult(d, False, planner.SKIPPED))
                       for d in step.devices if d in failed]
         done = list(await asyncio.gather(*(one(d) for d in todo)))
         st.devices += done

@@ -12,6 +12,7 @@ so a 500-device step reaches the GUI as a few batches, not 500 signals.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -38,8 +39,8 @@ class DutyClient(QObject):
                  parent: QObject | None = None):
         super().__init__(parent)
         self.runtime = runtime
-        # store=None: the LiveStore belongs to the GUI thread; plans get the
-        # measured power from the caller (measured_kw) instead.
+        # the LiveStore belongs to the GUI thread: plans get the measured
+        # power from the caller (measured_kw)
         self.controller: DutyController = runtime.duty_controller(data_dir,
                                                                   read_only=read_only)
         self.read_only = self.controller.read_only
@@ -72,9 +73,10 @@ class DutyClient(QObject):
 
     def call_sync(self, fn: Callable[[DutyController], Any],
                   done: Done | None = None) -> Future | None:
-        """A synchronous controller method (state, audit), run on the loop too."""
+        """A synchronous controller method (state, audit): it reads the journal,
+        so it runs in a worker thread, never on the collector loop."""
         async def run(ctl: DutyController) -> Any:
-            return fn(ctl)
+            return await asyncio.to_thread(fn, ctl)
         return self.call(run, done)
 
     def _post(self, fn: Callable[[], None]) -> None:

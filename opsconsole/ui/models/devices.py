@@ -9,7 +9,6 @@ proxy only filters (search text, group) from a precomputed mask.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,7 +337,6 @@ class DevicesProxy(QSortFilterProxyModel):
         self.setDynamicSortFilter(False)  # the filter reads only static fields
         self.search = ""
         self.group: str | None = None
-        self.predicate: Callable[[int], bool] | None = None
         self._accept = np.ones(len(source.session.devices), dtype=bool)
 
     def set_search(self, text: str) -> None:

@@ -9,6 +9,7 @@ unknown: the site file's starting duty may be long out of date."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import Future
 from pathlib import Path
@@ -42,8 +43,8 @@ class ReadOnlyDutyStates(QObject):
         self.poll()
 
     def poll(self) -> None:
-        async def states() -> dict[str, Any]:
-            return self.controller.states()
+        async def states() -> dict[str, Any]:  # journal reads: off the collector loop
+            return await asyncio.to_thread(self.controller.states)
         try:
             fut = self.runtime.submit(states())
         except RuntimeError:  # the collector is down: keep the last known duties
