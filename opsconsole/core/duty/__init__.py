@@ -1,4 +1,4 @@
-"""Duty switching: plan, execute, verify, journal and audit (DESIGN.md
+"""Duty switching: plan, execute, verify, journal and audit (docs/architecture.md
 "Duty switching"). Pure Python; the GUI drives `DutyController` through
 `CollectorRuntime.duty_controller(...)` and `CollectorRuntime.submit(...)`."""
 
