@@ -318,7 +318,6 @@ def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> i
     state["last"] = time.perf_counter()
     win.open_file(config)
 
-
     late_start: list[float] = []  # before first data: opening the site, building views
 
     def on_tick() -> None:

@@ -191,7 +191,9 @@ def test_too_big_splits_against_small_sim_agent(
     first, s1, second, s2, rows = run_engine(kind, body)
     assert all(first[oid_str(o)] is not None for o in scalars)
     assert all(first[f"{oid_str(o)}.1"] is None for o in scalars[:6])
-    assert first == second
+    # the same answers again (uptime and hashrate move with the clock between the two)
+    assert list(second) == list(first) == wanted
+    assert [k for k, v in second.items() if v is None] == [k for k, v in first.items() if v is None]
     assert s1["too_big"] >= 1 and s1["errors"] == 0
     assert s2["too_big"] == s1["too_big"]  # the accepted size is remembered per agent
     assert len(rows) > 10 and all(o.startswith("1.3.6.1.4.1.") for o, _ in rows)

@@ -244,6 +244,7 @@ class NvmlCollector:
             return gpu
 
     def _resolve(self, device: Device) -> Any:
+        arg: str | int
         if device.uuid:
             fn, arg, what = "nvmlDeviceGetHandleByUUID", device.uuid, f"UUID {device.uuid}"
         elif device.nvml_index is not None:

@@ -92,11 +92,12 @@ async def collect(engine: SnmpEngine, device_id: str, target: SnmpTarget,
     try:
         scalars = profile.scalar_specs()
         walks = profile.walk_specs()
-        get_task = engine.get(target, [s.oid for s in scalars]) if scalars else None
-        results = await asyncio.gather(
-            *([get_task] if get_task else []), *(engine.walk(target, w.oid) for w in walks)
-        )
-        got = results[0] if get_task else {}
+
+        async def get_scalars() -> dict[str, SnmpValue]:
+            return await engine.get(target, [s.oid for s in scalars]) if scalars else {}
+
+        got, walked = await asyncio.gather(
+            get_scalars(), asyncio.gather(*(engine.walk(target, w.oid) for w in walks)))
         for spec in scalars:
             value = convert(spec, got.get(spec.oid))
             if isinstance(value, str) and wants_number(spec.name):
@@ -106,7 +107,7 @@ async def collect(engine: SnmpEngine, device_id: str, target: SnmpTarget,
                 missing += 1
             else:
                 metrics[spec.name] = value
-        for spec, rows in zip(walks, results[1 if get_task else 0:], strict=True):
+        for spec, rows in zip(walks, walked, strict=True):
             column = [convert(spec, raw) for _, raw in rows]
             if wants_number(spec.name) and any(isinstance(v, str) for v in column):
                 not_numbers.append(spec.name)  # a spoiled column: none of it is trusted

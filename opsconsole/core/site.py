@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from opsconsole.core.alarmthresholds import AlarmThresholds
@@ -50,11 +50,29 @@ class Credentials:
         return "noAuthNoPriv"
 
 
+class StepParams(TypedDict, total=False):
+    """A duty step's validated parameters: each action's own keys, checked by
+    its schema in core/duty/steps.py (a new action adds its keys here)."""
+
+    timeout_s: float  # every action
+    control: str  # snmp-set
+    state: str  # pdu-outlet: on | off | cycle
+    watts: float  # nvml-power-limit
+    argv: tuple[str, ...]  # command
+    env: dict[str, str]  # command (values may be secrets)
+    url: str  # http (may carry a token)
+    method: str
+    expect_status: int
+    metric: str  # wait-metric
+    op: str
+    value: float | int | str
+
+
 @dataclass(frozen=True, slots=True)
 class DutyStep:
-    action: str  # snmp-set | pdu-outlet | nvml-power-limit | command | http | wait-metric
+    action: str  # a name in core/duty/steps.py ACTIONS
     targets: str | tuple[str, ...] = "all"  # miners | gpus | pdus | all | device ids
-    params: dict[str, Any] = field(default_factory=dict)  # the action's own keys
+    params: StepParams = field(default_factory=lambda: StepParams())
 
 
 @dataclass(frozen=True, slots=True)

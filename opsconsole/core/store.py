@@ -207,7 +207,7 @@ class LiveStore:
         nan = math.nan
 
         def num(v: object) -> float:
-            return float(v) if isinstance(v, int | float) else nan  # type: ignore[arg-type]
+            return float(v) if isinstance(v, int | float) else nan
 
         for name, cur in self.current.items():
             rws = self.rows[name][idx]

@@ -38,6 +38,16 @@ class MibEntry:
     accepts: Callable[[Value], bool] | None = None  # range check for SET (wrongValue)
 
 
+def column(attr: str, i: int) -> Callable[[Any], Value]:
+    """A MibEntry getter: sample -> sample.<attr>[i] (one row of a column)."""
+    return lambda s: getattr(s, attr)[i]
+
+
+def constant(value: Value) -> Callable[[Any], Value]:
+    """A MibEntry getter for a value that never changes."""
+    return lambda _s: value
+
+
 class Mib:
     """Sorted OID table; tuple order is OID order, so bisect does GETNEXT."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from opsconsole.collectors.snmp import ber
 from opsconsole.collectors.snmp.ber import Oid
-from opsconsole.sim.agent import DEFAULT_MAX_SIZE, Mib, MibEntry, system_entries
+from opsconsole.sim.agent import DEFAULT_MAX_SIZE, Mib, MibEntry, column, system_entries
 
 Clock = Callable[[], float]
 
@@ -351,11 +351,11 @@ class SimMiner:
         e[OID_HASHRATE] = MibEntry(ber.GAUGE32, lambda s: s.hashrate_ghs)
         e[OID_NOMINAL] = MibEntry(ber.GAUGE32, lambda s: self.nominal_ghs)
         for b in range(BOARDS):
-            e[(*OID_BOARD_TEMP, b + 1)] = MibEntry(ber.INTEGER, lambda s, b=b: s.board_temps[b])
+            e[(*OID_BOARD_TEMP, b + 1)] = MibEntry(ber.INTEGER, column("board_temps", b))
         e[OID_POWER] = MibEntry(ber.GAUGE32, lambda s: s.power_w)
         e[OID_INLET] = MibEntry(ber.INTEGER, lambda s: s.inlet_c)
         for i in range(self.model.fans):
-            e[(*OID_FAN_RPM, i + 1)] = MibEntry(ber.GAUGE32, lambda s, i=i: s.fans_rpm[i])
+            e[(*OID_FAN_RPM, i + 1)] = MibEntry(ber.GAUGE32, column("fans_rpm", i))
         e[OID_UPTIME] = MibEntry(ber.TIMETICKS, lambda s: s.uptime_ticks)
         e[OID_STATE] = MibEntry(ber.INTEGER, lambda s: s.state)
         e[OID_CONTROL] = MibEntry(ber.INTEGER, lambda s: s.control, set=self._set_control,

@@ -1,6 +1,6 @@
 """A simulated APC switched rack PDU (PowerNet-MIB rPDU2 layout).
 
-Served objects (base 1.3.6.1.4.1.318.1.1.26, see FIELD-NOTES):
+Served objects (base 1.3.6.1.4.1.318.1.1.26, see docs/architecture.md "Reality notes"):
   .4.3.1.5.1       device power, hundredths of kW (INTEGER)
   .9.2.3.1.3.<n>   outlet name (OCTET STRING)
   .9.2.3.1.5.<n>   outlet state 1 off, 2 on (INTEGER)
@@ -13,12 +13,20 @@ outlet switched off really cuts the miner: it stops answering and draws 0 W.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opsconsole.collectors.snmp import ber
-from opsconsole.collectors.snmp.ber import Oid
-from opsconsole.sim.agent import DEFAULT_MAX_SIZE, Mib, MibEntry, system_entries
+from opsconsole.collectors.snmp.ber import Oid, Value
+from opsconsole.sim.agent import (
+    DEFAULT_MAX_SIZE,
+    Mib,
+    MibEntry,
+    column,
+    constant,
+    system_entries,
+)
 from opsconsole.sim.miner import Clock, PowerFeed, SimMiner
 
 APC_BASE: Oid = (1, 3, 6, 1, 4, 1, 318, 1, 1, 26)
@@ -97,6 +105,14 @@ class SimPdu:
         else:
             raise ValueError(f"bad outlet command {command}")
 
+    @staticmethod
+    def _outlet_value(i: int, on: int, off: int) -> Callable[[Any], Value]:
+        return lambda s: on if s.on[i] else off
+
+    def _switcher(self, n: int) -> Callable[[Value], None]:
+        """SET on outlet n's control: the agent checked the type (an INTEGER)."""
+        return lambda v: self.switch(n, int(v))  # type: ignore[arg-type]
+
     def _build_mib(self) -> Mib:
         e: dict[Oid, MibEntry] = system_entries(
             "APC Web/SNMP Management Card (MB:v4.1.0 PF:v6.9.6 AN1:apc_hw05_rpdu2g_696.bin "
@@ -109,15 +125,13 @@ class SimPdu:
             ber.INTEGER, lambda s: round((SELF_POWER_W + sum(s.power_w)) / 10.0))
         for i in range(self.outlets):
             n = i + 1
-            label = (self.miners[i].name if self.miners[i] is not None else f"Outlet {n}").encode()
-            e[(*OID_OUTLET_NAME, n)] = MibEntry(ber.OCTET_STRING, lambda s, v=label: v)
-            e[(*OID_OUTLET_STATE, n)] = MibEntry(
-                ber.INTEGER, lambda s, i=i: OUTLET_ON if s.on[i] else OUTLET_OFF)
+            miner = self.miners[i]
+            label = (miner.name if miner is not None else f"Outlet {n}").encode()
+            e[(*OID_OUTLET_NAME, n)] = MibEntry(ber.OCTET_STRING, constant(label))
+            e[(*OID_OUTLET_STATE, n)] = MibEntry(ber.INTEGER, self._outlet_value(i, OUTLET_ON,
+                                                                                 OUTLET_OFF))
             e[(*OID_OUTLET_CONTROL, n)] = MibEntry(
-                ber.INTEGER,
-                lambda s, i=i: CMD_ON if s.on[i] else CMD_OFF,
-                set=lambda v, n=n: self.switch(n, int(v)),  # type: ignore[arg-type]
-                accepts=lambda v: v in (CMD_ON, CMD_OFF, CMD_REBOOT),
-            )
-            e[(*OID_OUTLET_POWER, n)] = MibEntry(ber.INTEGER, lambda s, i=i: s.power_w[i])
+                ber.INTEGER, self._outlet_value(i, CMD_ON, CMD_OFF), set=self._switcher(n),
+                accepts=lambda v: v in (CMD_ON, CMD_OFF, CMD_REBOOT))
+            e[(*OID_OUTLET_POWER, n)] = MibEntry(ber.INTEGER, column("power_w", i))
         return Mib(e)

@@ -1,5 +1,5 @@
 """The simulated site: rows of SimMiners fed by SimPdus, served as real SNMP
-agents on loopback, plus a site file (DESIGN.md "Site file") that points at
+agents on loopback, plus a site file (docs/architecture.md "Site file") that points at
 them. GPUs are only named here (kind "gpu", nvml_index); their model lives
 in nvml_sim.
 
@@ -21,7 +21,7 @@ import random
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,10 @@ class SiteDevice:
     port: int | None = None  # set by start()
     flavour: str | None = None  # an API miner's firmware flavour; None: SNMP
     api: ApiMiner | None = None  # its running server, set by start()
+
+
+def _sim_miners(devices: Iterable[SiteDevice]) -> list[SimMiner]:
+    return [d.model for d in devices if isinstance(d.model, SimMiner)]
 
 
 @dataclass(slots=True)
@@ -300,8 +304,8 @@ class SimSite:
     # -- site file
 
     def power_budget_kw(self) -> float:
-        miners_w = sum(d.model.full_power_w + d.model.standby_w  # type: ignore[union-attr]
-                       for r in self._all_rows() for d in r.miners)
+        miners_w = sum(m.full_power_w + m.standby_w
+                       for r in self._all_rows() for m in _sim_miners(r.miners))
         gpus = self.gpus * (2 if self.exporters else 1)  # the exporter host's GPUs too
         return math.ceil((miners_w + gpus * GPU_TDP_W) * 1.1 / 1000.0)
 
@@ -366,7 +370,7 @@ class SimSite:
         inference service, checked over HTTP; mining and idle stop the service
         and lower the limits; mining restores the outlets."""
         hy = self.hybrid.miners if self.hybrid else []
-        miners_kw = sum(d.model.full_power_w + d.model.standby_w for d in hy) / 1000  # type: ignore[union-attr]
+        miners_kw = sum(m.full_power_w + m.standby_w for m in _sim_miners(hy)) / 1000
         duty = "mining" if hy else "inference"
         n = self.gpus * (2 if self.http is not None else 1)  # with the exporter host's GPUs
         out = ["", "[[groups]]", 'id = "gpu-a"', 'name = "GPU A"', f"duty = {_q(duty)}",
@@ -426,8 +430,8 @@ class SimSite:
         return out
 
     def _row_toml(self, row: SiteRow) -> list[str]:
-        mining = sum(d.model.full_power_w + d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
-        standby = sum(d.model.standby_w for d in row.miners)  # type: ignore[union-attr]
+        mining = sum(m.full_power_w + m.standby_w for m in _sim_miners(row.miners))
+        standby = sum(m.standby_w for m in _sim_miners(row.miners))
         out = ["", "[[groups]]", f"id = {_q(row.id)}", f"name = {_q(row.name)}", 'duty = "mining"',
                f"expected_kw = {{ mining = {mining / 1000:.1f}, inference = {standby / 1000:.1f}, "
                f"idle = {standby / 1000:.1f} }}"]

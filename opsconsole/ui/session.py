@@ -59,6 +59,8 @@ def freeze_heap() -> None:
     milliseconds. Frozen objects are still freed by reference counting; only
     cycles among them wait for `gc.unfreeze()` (SiteSession.stop)."""
     gc.freeze()
+
+
 _ALARM_EVENTS = (EventKind.ALARM, EventKind.CLEARED, EventKind.ACKNOWLEDGED)
 STATUS_CODES = store_status_codes  # views colour and count by these codes
 

@@ -25,6 +25,7 @@ import random
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from opsconsole.collectors.snmp import ber
 from opsconsole.collectors.snmp.engine import (
@@ -104,7 +105,7 @@ class _Proto(asyncio.DatagramProtocol):
     def __init__(self, engine: LeanEngine) -> None:
         self.engine = engine
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[type-arg]
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         self.engine._on_datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:
@@ -191,7 +192,7 @@ class LeanEngine:
 
     # -- receive -------------------------------------------------------------------
 
-    def _on_datagram(self, data: bytes, addr: tuple) -> None:  # type: ignore[type-arg]
+    def _on_datagram(self, data: bytes, addr: tuple[Any, ...]) -> None:
         c = self._c
         src: Addr = (addr[0], addr[1])
         if len(data) > self.max_message_size:

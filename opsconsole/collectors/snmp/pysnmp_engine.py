@@ -129,12 +129,6 @@ _DROP_COUNTERS = (
 )
 
 
-
-
-
-
-
-
 def to_python(value: Any) -> SnmpValue:
     """pyasn1 value -> int | bytes | str | None (missing)."""
     if value is None or isinstance(value, (*_MISSING, univ.Null)):
@@ -238,6 +232,8 @@ class PysnmpEngine:
 
     def _on_report(self, _engine: Any, _point: str, variables: dict[str, Any], _ctx: Any) -> None:
         addr = variables.get("transportAddress")
+        if addr is None:
+            return
         with contextlib.suppress(Exception):
             self._reported.add((str(addr[0]), int(addr[1])))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from opsconsole.core.kinds import SELECTOR_KIND, SELECTORS, SNMP_KINDS
@@ -31,7 +31,7 @@ from opsconsole.core.profileload import (
     want_table,
 )
 from opsconsole.core.profiles import Profile
-from opsconsole.core.site import Device, DutyStep
+from opsconsole.core.site import Device, DutyStep, StepParams
 
 STEP_COMMON = ("action", "targets", "timeout_s")  # keys every step may have
 OUTLET_STATES = ("on", "off", "cycle")
@@ -106,7 +106,8 @@ def check_step(ctx: StepContext, t: dict[str, Any], path: str) -> DutyStep | Non
         params.update(ACTIONS[name].check(ctx, t, path, targets, devices))
     if len(p.lines) > before or name is None or targets is None:
         return None
-    return DutyStep(action=name, targets=targets, params=params)
+    # the keys are the action's own, as its check returned them
+    return DutyStep(action=name, targets=targets, params=cast(StepParams, params))
 
 
 # ---- targets

@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def iso(ts: float) -> str:
 
 
 def _num(v: object) -> str:
-    return repr(round(float(v), 6)) if isinstance(v, float) else str(v)  # type: ignore[arg-type]
+    return repr(round(float(v), 6)) if isinstance(v, float) else str(v)
 
 
 def pick_level(span_s: float) -> Level:
@@ -101,7 +101,7 @@ class HistoryReader:
         sid = self._sid(key, metric)
         if sid is None or until < since:
             return out
-        parts: list[tuple[Level, list[sqlite3.Row | tuple]]] = []
+        parts: list[tuple[Level, list[tuple[Any, ...]]]] = []
         hi, hi_open = until, False
         chain = list(LEVELS[LEVELS.index(first):])
         for k, lv in enumerate(chain):
