@@ -14,7 +14,7 @@ from pathlib import Path
 
 from opsconsole import __version__
 from opsconsole.cli.argtypes import PORT, float_range, int_range
-from opsconsole.cli.common import EXIT_FAIL, EXIT_OK
+from opsconsole.cli.common import EXIT_FAIL, EXIT_OK, EXIT_USAGE
 
 
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:

@@ -199,7 +199,7 @@ class EarningsBook:
                 rows.append(Earning(d, None, None, True, why))
                 continue
             total = sum(p for _e, p in parts)
-            rev = sum(e.revenue_usd_per_mwh * p for e, p in parts) / total  # type: ignore[operator]
+            rev = sum((e.revenue_usd_per_mwh or 0.0) * p for e, p in parts) / total  # none is None
             est = any(e.estimated for e, _p in parts)
             n = len(parts)
             rows.append(Earning(d, rev, _margin(rev, self.prices), est,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from opsconsole.core.address import parse_address
 from opsconsole.core.profileload import (
     check_keys,
     join,
@@ -48,8 +49,6 @@ def credential(ld: _SiteLoader, cid: str, t: dict[str, Any], path: str) -> Crede
 
 def device_fields(ld: _SiteLoader, t: dict[str, Any], path: str, kind: str) -> dict[str, Any]:
     """The fields of a miner with `api = "cgminer"` (address port 4028 by default)."""
-    from opsconsole.core.siteload import parse_address
-
     out: dict[str, Any] = {}
     if kind != "miner":
         ld.p.add(join(path, "api"), f"only miners speak a miner API, not {kind} devices")

@@ -1,6 +1,6 @@
 """Sleep and wake a miner with its firmware's own command, then read the
 state back from the miner (many firmwares report success for a command that
-did nothing). FIELD-NOTES, "Miner APIs in practice", lists the commands:
+did nothing). docs/miner-apis.md lists the commands:
 
   braiins     `pause` / `resume` on 4028
   luxos       `logon` -> SessionID, `curtail <sid>,sleep|wakeup`, `logoff <sid>`
@@ -137,18 +137,20 @@ async def _antminer(api: MinerApi, dev: Device, state: str, login: Login) -> str
     password = _need_password("antminer", login)
     port = dev.web_port or DEFAULT_WEB_PORT
     mode = 1 if state == SLEEP else 0
-    kw = {"user": login.user or "root", "password": password}
-    conf = await call(dev.host or "", port, "/cgi-bin/get_miner_conf.cgi", **kw)
+    user = login.user or "root"
+    conf = await call(dev.host or "", port, "/cgi-bin/get_miner_conf.cgi", user=user,
+                      password=password)
     if not isinstance(conf, dict):
         raise ControlError("get_miner_conf.cgi gave no configuration")
     conf["miner-mode"] = mode
     if "bitmain-work-mode" in conf:
         conf["bitmain-work-mode"] = str(mode)
     reply = await call(dev.host or "", port, "/cgi-bin/set_miner_conf.cgi", method="POST",
-                       body=conf, **kw)
+                       body=conf, user=user, password=password)
     if isinstance(reply, dict) and str(reply.get("stats", "success")).lower() != "success":
         raise ControlError(f"set_miner_conf.cgi: {reply.get('msg') or reply.get('stats')}")
-    back = await call(dev.host or "", port, "/cgi-bin/get_miner_conf.cgi", **kw)
+    back = await call(dev.host or "", port, "/cgi-bin/get_miner_conf.cgi", user=user,
+                      password=password)
     got = back.get("miner-mode") if isinstance(back, dict) else None
     if str(got) != str(mode):
         raise ControlError(f"miner-mode set to {mode} but get_miner_conf reads {got!r}")

@@ -1,6 +1,6 @@
 """Each firmware family's replies -> the metric catalogue, field by field.
 
-One explicit map per family (FIELD-NOTES, "Miner APIs in practice"): units
+One explicit map per family (docs/miner-apis.md): units
 (GH/s or MH/s), the hottest board or chip temperature, fans, power only
 where the firmware reports it, rated hashrate, uptime, state and per-board
 lists. A reading the firmware does not give is absent, never estimated; a
@@ -337,6 +337,7 @@ def parse_avalon(replies: Replies) -> Parsed:
     out.put("power_w", watts)
     out.put("uptime_s", uptime(summ) or _int(num(mm.get("Elapsed"))))
     status = mm.get("SYSTEMSTATU", "")
+    state: str | None
     if "In Idle" in status:
         state = SLEEPING
     elif "In Work" in status:
