@@ -102,6 +102,14 @@ def test_api_miners_load(tmp_path):
      'unknown credentials "miner-wbe" (did you mean "miner-web"?)'),
     ('firmware = "auto"', 'firmware = "auto"\nprofile = "sim-miner"',
      "groups[0].devices[0].profile: not used by api miners"),
+    ('community = "public"', 'community = "public"\npassword = "x"',
+     "credentials.lan.password: a miner login key"),
+    ('firmware = "whatsminer"', 'firmware = "whatsminer"\nweb_port = 70000',
+     "groups[0].devices[1].web_port"),
+    ('[[groups.devices]]\nid = "m30-2"', '[[groups.devices]]\nid = "snmp-1"\nkind = "miner"\n'
+     'address = "10.0.3.30"\nprofile = "net-snmp-host"\ncredentials = "lan"\n\n'
+     '[[groups.devices]]\nid = "m30-2"',
+     'profile "net-snmp-host" is for host devices'),
 ])
 def test_mistakes_are_named(tmp_path, old, new, want):
     assert old in GOOD
@@ -119,3 +127,20 @@ def test_check_config_cli(tmp_path):
     assert proc.returncode == 2
     assert 'unknown firmware "brains"' in proc.stderr + proc.stdout
     assert '(did you mean "braiins"?)' in proc.stderr + proc.stdout
+
+
+def test_miner_power_on_an_snmp_miner_needs_its_profiles_control(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "no-sleep.toml").write_text(
+        'name = "no-sleep"\nkind = "miner"\n\n[metrics.hashrate_ths]\n'
+        'oid = "1.3.6.1.4.1.32473.1.1.0"\n')
+    text = GOOD.replace('[[groups.devices]]\nid = "m30-2"',
+                        '[[groups.devices]]\nid = "snmp-1"\nkind = "miner"\n'
+                        'address = "10.0.3.30"\nprofile = "no-sleep"\ncredentials = "lan"\n\n'
+                        '[[groups.devices]]\nid = "m30-2"')
+    lines = problems(tmp_path, text)
+    assert any('duties.idle[0].state: profile "no-sleep" (of snmp-1) has no control "sleep"'
+               in line for line in lines), lines
+    ok = load_site(write(tmp_path, text.replace('profile = "no-sleep"', 'profile = "sim-miner"')),
+                   env={"MINER_PW": "s3cret-pw"})
+    assert ok.device("snmp-1").api is None

@@ -5,10 +5,11 @@ duty switch sleeps and wakes them through miner-power with read-back."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from opsconsole.collectors.poller import Poller
-from opsconsole.core.duty import DEGRADED, DONE, DutyController
+from opsconsole.core.duty import DEGRADED, DONE, DutyController, Journal
 from opsconsole.core.readings import Status
 from opsconsole.core.siteload import load_site
 from opsconsole.core.store import LiveStore
@@ -77,13 +78,26 @@ def test_duty_sleeps_and_wakes_api_miners(sim_site_factory, tmp_path: Path) -> N
     sim = sim_site_factory(miner_api="cgminer")
     site = load_site(sim.config_path)
 
+    async def readings(ctl: DutyController) -> dict:
+        return {r.device: r for r in await ctl.io.poll_once()}
+
     async def go(ctl: DutyController):
+        before = await readings(ctl)
         idle = await ctl.switch("row-a", "idle")
         asleep = [sim.miner(i).sample().state for i in ROW_A]
+        during = await readings(ctl)
         back = await ctl.switch("row-a", "mining")
-        return idle, asleep, back
+        return before, idle, asleep, during, back
 
-    idle, asleep, back = asyncio.run(with_controller(site, tmp_path, go))
+    before, idle, asleep, during, back = asyncio.run(with_controller(site, tmp_path, go))
+    # sleeping the API row drops its hashrate and its power (the PDU feeding it sees it too)
+    for i in ROW_A:
+        assert during[i].metrics["hashrate_ths"] == 0 < before[i].metrics["hashrate_ths"]
+        if "power_w" in before[i].metrics:
+            assert during[i].metrics["power_w"] < before[i].metrics["power_w"] / 5
+    assert during["pdu-a1"].metrics["power_w"] < before["pdu-a1"].metrics["power_w"] / 5
+    audit = json.dumps(Journal.in_dir(tmp_path).audit())
+    assert "miner-power" in audit and SIM_PASSWORD not in audit
     assert idle.outcome == DONE, [(d.device, d.message) for s in idle.steps for d in s.devices]
     assert asleep == [mm.SLEEPING] * 6
     msgs = {d.device: d.message for d in idle.steps[0].devices}
