@@ -56,7 +56,7 @@ class StepParams(TypedDict, total=False):
 
     timeout_s: float  # every action
     control: str  # snmp-set
-    state: str  # pdu-outlet: on | off | cycle
+    state: str  # pdu-outlet: on | off | cycle; miner-power: sleep | wake
     watts: float  # nvml-power-limit
     argv: tuple[str, ...]  # command
     env: dict[str, str]  # command (values may be secrets)
