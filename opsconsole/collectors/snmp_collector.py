@@ -51,6 +51,8 @@ def convert(spec: MetricSpec, raw: SnmpValue) -> MetricValue:
         if spec.map is None and isinstance(raw, bytes | str) and raw:
             return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         return None
+    if spec.is_sentinel(n):  # the device says "not available": no reading, not a number
+        return None
     value = spec.convert(n)
     if isinstance(value, float) and value.is_integer() and spec.scale == 1 and spec.offset == 0:
         return int(value)
@@ -65,7 +67,7 @@ def wants_number(name: str) -> bool:
 
 
 def reduce_column(spec: MetricSpec, values: list[MetricValue]) -> MetricValue:
-    if not values:
+    if not values or all(v is None for v in values):
         return None
     if spec.reduce == "list":
         return values
@@ -112,7 +114,9 @@ async def collect(engine: SnmpEngine, device_id: str, target: SnmpTarget,
             if wants_number(spec.name) and any(isinstance(v, str) for v in column):
                 not_numbers.append(spec.name)  # a spoiled column: none of it is trusted
                 column = []
-            value = reduce_column(spec, [v for v in column if v is not None])
+            # a list keeps its positions (outlet k stays outlet k); None = no reading there
+            value = reduce_column(spec, column if spec.reduce == "list"
+                                  else [v for v in column if v is not None])
             if value is None:
                 missing += 1
             else:

@@ -33,7 +33,8 @@ _OID = re.compile(r"^\d+(\.\d+)+$")
 _SYNTAX_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _SYNTAX_END = re.compile(r"\s*\(at end of document\)\s*$")
 _PROFILE_KEYS = ("name", "kind", "description", "metrics", "controls")
-_METRIC_KEYS = ("oid", "walk", "reduce", "scale", "offset", "map")
+_METRIC_KEYS = ("oid", "walk", "reduce", "scale", "offset", "map", "sentinels")
+MAX_SENTINELS = 16
 _CONTROL_KEYS = ("oid", "type", "value", "index")
 _CONTROL_INDEXES = ("outlet",)
 
@@ -303,6 +304,23 @@ def _parse_map(table: dict[str, Any], path: str, probs: Problems) -> dict[int, s
     return out
 
 
+def _parse_sentinels(table: dict[str, Any], path: str, probs: Problems) -> frozenset[float]:
+    """`sentinels = [-1, 2147483647]`: raw values meaning "not available"."""
+    if "sentinels" not in table:
+        return frozenset()
+    value = table["sentinels"]
+    kpath = join(path, "sentinels")
+    if not isinstance(value, list) or not value or len(value) > MAX_SENTINELS:
+        probs.add(kpath, f"expected a list of 1 to {MAX_SENTINELS} numbers (raw values "
+                  f'meaning "not available"), got {type_name(value)}')
+        return frozenset()
+    bad = [v for v in value if not is_number(v) or not math.isfinite(v)]
+    if bad:
+        probs.add(kpath, f"every sentinel must be a finite number, got {type_name(bad[0])}")
+        return frozenset()
+    return frozenset(value)
+
+
 def _parse_metric(
     name: str, table: object, kind: str | None, path: str, probs: Problems
 ) -> MetricSpec | None:
@@ -326,6 +344,7 @@ def _parse_metric(
     scale = want_number(table, "scale", path, probs)
     offset = want_number(table, "offset", path, probs)
     mapping = _parse_map(table, path, probs)
+    sentinels = _parse_sentinels(table, path, probs)
     if len(probs.lines) > before or info is None or oid is None:
         return None
     return MetricSpec(
@@ -336,6 +355,7 @@ def _parse_metric(
         scale=1.0 if scale is None else scale,
         offset=0.0 if offset is None else offset,
         map=mapping,
+        sentinels=sentinels,
     )
 
 

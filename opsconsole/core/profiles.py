@@ -18,6 +18,11 @@ class MetricSpec:
     scale: float = 1.0
     offset: float = 0.0
     map: dict[int, str] | None = None  # integer code -> state text (e.g. outlet 1 off, 2 on)
+    # raw values the device uses to say "not available" (e.g. -1, 2147483647): no reading
+    sentinels: frozenset[float] = frozenset()
+
+    def is_sentinel(self, raw: int | float) -> bool:
+        return raw in self.sentinels
 
     def convert(self, raw: int | float) -> float | int | str:
         if self.map is not None:
