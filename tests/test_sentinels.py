@@ -50,7 +50,7 @@ walk = true
 reduce = "list"
 sentinels = [20]
 """))
-    readings, _, _ = poll(site)
+    readings = poll(site)[0]
     r = readings["dev-1"]
     assert "power_w" not in r.metrics  # -17 means "not available" here: no number at all
     assert r.status is Status.PARTIAL and "1 of 2 metrics" in (r.error or "")
