@@ -16,6 +16,7 @@ import pytest
 
 from opsconsole.collectors.poller import Poller
 from opsconsole.collectors.snmp import ber
+from opsconsole.core.profileload import load_profiles
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Site
 from opsconsole.core.siteload import load_site
@@ -24,7 +25,8 @@ from opsconsole.sim.miner import ManualClock, SimMiner
 from opsconsole.sim.site import SimSite
 from tests.fixtures.hostile import HostileAgent
 from tests.fixtures.ports import free_udp_port
-from tests.fixtures.snmpd import V3_USERS, SnmpdAgent
+from tests.fixtures.snmpd import PROFILES as SNMPD_PROFILES
+from tests.fixtures.snmpd import V3_USERS, SnmpdAgent, copy_snmpd_profiles
 from tests.fixtures.snmpsim_agent import SnmpsimAgent
 
 DEAD_TIMEOUT_S = 0.5
@@ -60,96 +62,23 @@ def device_toml(did: str, kind: str, address: str, profile: str, creds: str,
 
 # ---------------------------------------------------------------- snmpd, user profiles
 
-def lab_profiles(a: SnmpdAgent) -> dict[str, str]:
-    return {
-        "lab-miner": f"""
-name = "lab-miner"
-kind = "miner"
-description = "snmpd dressed as a miner"
-
-[metrics.hashrate_ths]
-oid = "{a.int_oid}"
-scale = 0.5
-offset = 1.0
-
-[metrics.power_w]
-oid = "{a.unsigned_oid}"
-scale = 0.001
-
-[metrics.temp_inlet_c]
-oid = "{a.negative_oid}"
-offset = 20.0
-
-[metrics.temp_c]
-oid = "{a.table_column}"
-walk = true
-reduce = "max"
-
-[metrics.fan_rpm]
-oid = "{a.table_column}"
-walk = true
-reduce = "sum"
-
-[metrics.state]
-oid = "{a.int_oid}"
-map = {{ "42" = "mining", "2" = "sleeping" }}
-""",
-        "lab-pdu": f"""
-name = "lab-pdu"
-kind = "pdu"
-
-[metrics.power_w]
-oid = "{a.int_oid}"
-scale = 10.0
-
-[metrics.outlet_power_w]
-oid = "{a.table_column}"
-walk = true
-reduce = "list"
-scale = 2.0
-
-[metrics.outlet_state]
-oid = "{a.table_column}"
-walk = true
-reduce = "list"
-map = {{ "10" = "off", "20" = "on" }}
-""",
-        "lab-miner-missing": f"""
-name = "lab-miner-missing"
-kind = "miner"
-
-[metrics.hashrate_ths]
-oid = "{a.int_oid}"
-
-[metrics.power_w]
-oid = "{a.missing_oid}"
-
-[metrics.temp_c]
-oid = "{a.empty_subtree}"
-walk = true
-""",
-        "lab-miner-text": f"""
-name = "lab-miner-text"
-kind = "miner"
-
-[metrics.hashrate_ths]
-oid = "{a.int_oid}"
-
-[metrics.temp_inlet_c]
-oid = "{a.string_oid}"
-
-[metrics.temp_c]
-oid = "{a.table_column}"
-walk = true
-""",
-    }
+def test_snmpd_profiles_read_what_the_agent_serves(snmpd_agent: SnmpdAgent) -> None:
+    """tests/data/snmpd_profiles hold the fixture's OIDs literally: they must
+    not drift from tests/fixtures/snmpd.py."""
+    a = snmpd_agent
+    served = {a.int_oid, a.unsigned_oid, a.string_oid, a.negative_oid, a.rw_oid,
+              a.table_column, a.missing_oid, a.empty_subtree}
+    profiles = load_profiles(SNMPD_PROFILES)
+    names = {p.stem for p in SNMPD_PROFILES.glob("*.toml")}
+    assert names <= set(profiles)
+    for name in names:
+        prof = profiles[name]
+        oids = {m.oid for m in prof.metrics.values()} | {c.oid for c in prof.controls.values()}
+        assert oids <= served, (name, oids - served)
 
 
 def lab_site(tmp_path: Path, a: SnmpdAgent, dead_port: int) -> Path:
-    pdir = tmp_path / "profiles"
-    pdir.mkdir()
-    for name, text in lab_profiles(a).items():
-        (pdir / f"{name}.toml").write_text(text)
+    copy_snmpd_profiles(tmp_path)
     here = f"{a.host}:{a.port}"
     bad = V3_BADKEY_USER
     text = f"""

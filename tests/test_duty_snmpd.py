@@ -10,24 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures.snmpd import SnmpdAgent
-
-PROFILE = """name = "lab-miner"
-kind = "miner"
-[metrics.hashrate_ths]
-oid = "{int_oid}"
-[metrics.state]
-oid = "{rw_oid}"
-map = {{ "7" = "mining", "42" = "sleeping" }}
-[controls.sleep]
-oid = "{rw_oid}"
-type = "integer"
-value = 42
-[controls.wake]
-oid = "{rw_oid}"
-type = "integer"
-value = {rw_initial}
-"""
+from tests.fixtures.snmpd import SnmpdAgent, copy_snmpd_profiles
 
 SITE = """[site]
 name = "snmpd lab"
@@ -42,7 +25,7 @@ duty = "mining"
 id = "lab-01"
 kind = "miner"
 address = "127.0.0.1:{port}"
-profile = "lab-miner"
+profile = "lab-switch"
 credentials = "lab"
 [[groups.duties.inference]]
 action = "snmp-set"
@@ -69,9 +52,8 @@ def _value(a: SnmpdAgent) -> str:
 
 def test_duty_set_against_snmpd_and_read_only(snmpd_agent: SnmpdAgent, tmp_path: Path) -> None:
     a = snmpd_agent
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "lab-miner.toml").write_text(
-        PROFILE.format(int_oid=a.int_oid, rw_oid=a.rw_oid, rw_initial=a.rw_initial))
+    copy_snmpd_profiles(tmp_path)
+    assert a.rw_initial == 7  # lab-switch's wake value
     site = tmp_path / "site.toml"
     site.write_text(SITE.format(ro=a.ro_community, rw=a.rw_community, port=a.port))
     data = str(tmp_path / "data")

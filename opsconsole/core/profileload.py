@@ -132,6 +132,20 @@ def read_toml(path: Path, probs: Problems) -> dict[str, Any] | None:
         return None
 
 
+_ABSENT: Any = object()  # a key not in its table
+
+
+def _lookup(table: dict[str, Any], key: str, path: str, probs: Problems, required: bool,
+            missing: str = "missing required key") -> Any:
+    """table[key], or _ABSENT (reported when the key is required): the opening
+    every want_* shares."""
+    if key in table:
+        return table[key]
+    if required:
+        probs.add(join(path, key), missing)
+    return _ABSENT
+
+
 def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -140,11 +154,9 @@ def want_str(
     table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False
 ) -> str | None:
     """A string value (or None when absent / wrong; problems are reported)."""
-    if key not in table:
-        if required:
-            probs.add(join(path, key), "missing required key")
+    value = _lookup(table, key, path, probs, required)
+    if value is _ABSENT:
         return None
-    value = table[key]
     if not isinstance(value, str):
         probs.add(join(path, key), f"expected a string, got {type_name(value)}")
         return None
@@ -187,11 +199,9 @@ def want_number(
     lo_open: bool = False,
 ) -> float | None:
     """An int or float (not a bool), finite, within [lo, hi] (lo exclusive if lo_open)."""
-    if key not in table:
-        if required:
-            probs.add(join(path, key), "missing required key")
+    value = _lookup(table, key, path, probs, required)
+    if value is _ABSENT:
         return None
-    value = table[key]
     if not is_number(value):
         probs.add(join(path, key), f"expected a number, got {type_name(value)}")
         return None
@@ -215,11 +225,9 @@ def want_int(
     hi: int | None = None,
 ) -> int | None:
     """An integer (not a bool, not a float) within [lo, hi]."""
-    if key not in table:
-        if required:
-            probs.add(join(path, key), "missing required key")
+    value = _lookup(table, key, path, probs, required)
+    if value is _ABSENT:
         return None
-    value = table[key]
     if isinstance(value, bool) or not isinstance(value, int):
         probs.add(join(path, key), f"expected an integer, got {type_name(value)}")
         return None
@@ -230,9 +238,9 @@ def want_int(
 
 
 def want_bool(table: dict[str, Any], key: str, path: str, probs: Problems) -> bool | None:
-    if key not in table:
+    value = _lookup(table, key, path, probs, False)
+    if value is _ABSENT:
         return None
-    value = table[key]
     if not isinstance(value, bool):
         probs.add(join(path, key), f"expected a boolean (true/false), got {type_name(value)}")
         return None
@@ -242,11 +250,9 @@ def want_bool(table: dict[str, Any], key: str, path: str, probs: Problems) -> bo
 def want_table(
     table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False
 ) -> dict[str, Any] | None:
-    if key not in table:
-        if required:
-            probs.add(join(path, key), "missing required table")
+    value = _lookup(table, key, path, probs, required, "missing required table")
+    if value is _ABSENT:
         return None
-    value = table[key]
     if not isinstance(value, dict):
         probs.add(join(path, key), f"expected a table, got {type_name(value)}")
         return None
