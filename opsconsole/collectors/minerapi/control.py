@@ -1,6 +1,6 @@
 """Sleep and wake a miner with its firmware's own command, then read the
 state back from the miner (many firmwares report success for a command that
-did nothing). docs/miner-apis.md lists the commands:
+did nothing). docs/miner-api.md "Firmware in practice" lists the commands:
 
   braiins     `pause` / `resume` on 4028
   luxos       `logon` -> SessionID, `curtail <sid>,sleep|wakeup`, `logoff <sid>`

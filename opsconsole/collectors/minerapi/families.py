@@ -1,6 +1,6 @@
 """Each firmware family's replies -> the metric catalogue, field by field.
 
-One explicit map per family (docs/miner-apis.md): units
+One explicit map per family (docs/miner-api.md "Firmware in practice"): units
 (GH/s or MH/s), the hottest board or chip temperature, fans, power only
 where the firmware reports it, rated hashrate, uptime, state and per-board
 lists. A reading the firmware does not give is absent, never estimated; a

@@ -1,7 +1,7 @@
 """Decoding 4028 replies: the few invalid-JSON faults real firmware sends,
 repaired exactly, and the STATUS block in both of its shapes.
 
-Repairs (docs/miner-apis.md), applied only after a strict
+Repairs (docs/miner-api.md "Firmware in practice"), applied only after a strict
 parse failed, and nothing beyond them:
 - `}{` with no comma between objects (Antminer / VNish `stats`);
 - a bare `nan` as a value;

@@ -2,7 +2,7 @@
 family does, quirks included, on top of the SNMP sim's miner model
 (opsconsole/sim/miner.py: hashrate, boards, fans, power, sleep/wake, faults).
 
-Quirks served (docs/miner-apis.md):
+Quirks served (docs/miner-api.md "Firmware in practice"):
   antminer    GH/s ("GHS 5s" as a string), `}{` inside `stats`, dash-joined
               temp_chipN strings, no power; sleep/wake over HTTP digest
               (get/set_miner_conf.cgi, "miner-mode").
