@@ -35,6 +35,7 @@ def device_entry(site: Site, r: Reading) -> dict[str, Any]:
         "kind": d.kind,
         "address": d.address,
         "profile": d.profile,
+        **({"api": d.api} if d.api is not None else {}),
         "status": r.status.value,
         "error": r.error,
         "metrics": {k: _clean(v) for k, v in r.metrics.items()},
@@ -107,6 +108,7 @@ def _fmt(v: MetricValue, width: int) -> str:
     return s.rjust(width)
 
 
+NOT_REPORTED = "n/r"
 TABLE_COLUMNS = [("hashrate_ths", "TH/s"), ("power_w", "W"), ("temp_c", "°C"),
                  ("fan_rpm", "fan"), ("util_pct", "util%"), ("state", "state")]
 
@@ -138,13 +140,20 @@ def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: f
     head = f"{'device':<{idw}} {'group':<10} {'kind':<5} {'status':<11}" + "".join(
         f"{h:>9}" for _, h in TABLE_COLUMNS) + "  error"
     lines = [f"{doc['site']}  {doc['collected_at']}  cycle {doc['cycle_s']:.2f} s", head]
+    silent = False
     for d in doc["devices"]:
         m = d["metrics"]
+        cells = [_fmt(m.get(k), 9) for k, _ in TABLE_COLUMNS]
+        if d.get("api") and d["status"] in ("ok", "partial") and "power_w" not in m:
+            cells[1] = NOT_REPORTED.rjust(9)  # the firmware gives none: never estimated
+            silent = True
         lines.append(
             f"{d['id']:<{idw}} {d['group']:<10} {d['kind']:<5} {d['status']:<11}"
-            + "".join(_fmt(m.get(k), 9) for k, _ in TABLE_COLUMNS)
-            + (f"  {d['error']}" if d["error"] else "")
+            + "".join(cells) + (f"  {d['error']}" if d["error"] else "")
         )
+    if silent:
+        lines.append(f"({NOT_REPORTED.strip()}: power not reported by the miner's firmware; "
+                     "its PDU's reading counts in the group power)")
     lines.append("")
     for g in doc["groups"]:
         duty = g["duty"] if g["duty_status"] == "ok" else f"{g['duty']} ({g['duty_status']})"

@@ -139,6 +139,11 @@ class LiveStore:
         for i, d in enumerate(devices):
             if d.pdu is not None and d.pdu in self.index:
                 self.fed_by[i] = self.index[d.pdu]
+        # Devices fed by a PDU of another group: (device, pdu, outlet index 0-based).
+        self._cross_fed = [(i, int(p), devices[i].outlet - 1)
+                           for i, p in enumerate(self.fed_by.tolist())
+                           if p >= 0 and devices[i].outlet is not None
+                           and self.group_idx[i] != self.group_idx[p]]
 
     # -- ingest -------------------------------------------------------------
     def _advance(self, ts: float) -> int:
@@ -250,6 +255,18 @@ class LiveStore:
             pdu_known = ~np.isnan(power[self.fed_by[fed]])
             idx = np.nonzero(fed)[0][pdu_known]
             contrib[idx] = np.nan
+        # A device that reports no power of its own (stock Antminer firmware)
+        # fed by another group's PDU: its outlet's reading moves from the PDU to
+        # it, so its group shows its draw and the site total stays the same.
+        for i, p, k in self._cross_fed:
+            if not math.isnan(power[i]) or math.isnan(contrib[p]):
+                continue
+            r = self.latest[p]
+            outlets = r.metrics.get("outlet_power_w") if r is not None else None
+            w = outlets[k] if isinstance(outlets, list) and 0 <= k < len(outlets) else None
+            if isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w):
+                contrib[i] = w
+                contrib[p] -= w
         return contrib
 
     def _reduce(self, vals: np.ndarray, how: str) -> np.ndarray:

@@ -138,3 +138,55 @@ def test_demo_mixes_snmp_and_api_rows() -> None:
     assert [flav[f"a-0{i}"] for i in range(1, 5)] == [None] * 4
     assert [flav[f"b-0{i}"] for i in range(1, 5)] == list(FLAVOURS[:4])
     assert isinstance(sim, SimSite)
+
+
+def test_poll_cli_says_not_reported(sim_site_factory) -> None:
+    import subprocess
+    import sys
+
+    sim = sim_site_factory(miner_api="cgminer", gpus=0)
+    base = [sys.executable, "-m", "opsconsole", "poll", "--config", str(sim.config_path),
+            "--once"]
+    table = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert table.returncode == 0, table.stderr
+    lines = {ln.split()[0]: ln for ln in table.stdout.splitlines() if ln.strip()}
+    assert lines["a-01"].split()[5] == "n/r"  # antminer: no power over 4028
+    assert lines["a-02"].split()[5] not in ("n/r", "-")  # whatsminer reports it
+    assert "power not reported by the miner's firmware" in table.stdout
+    doc = json.loads(subprocess.run([*base, "--format", "json"], capture_output=True, text=True,
+                                    timeout=120).stdout)
+    devs = {d["id"]: d for d in doc["devices"]}
+    assert devs["a-01"]["api"] == "cgminer" and devs["a-01"]["metrics"]["firmware"] == "antminer"
+    assert "power_w" not in devs["a-01"]["metrics"]
+    assert len(devs["a-03"]["metrics"]["board_hashrate_ths"]) == 3
+
+
+def test_silent_miners_take_their_outlet_power_from_another_groups_pdu() -> None:
+    """Miners whose firmware reports no power, fed by a PDU in another group:
+    their group's power is their outlets' readings; the site total is the
+    PDU's, counted once."""
+    import time as _t
+
+    from opsconsole.core.readings import Reading
+    from opsconsole.core.site import Device, Group, Site
+
+    pdu = Device(id="pdu-1", kind="pdu", group="power", host="127.0.0.1", profile="apc-rpdu2")
+    miners = tuple(Device(id=f"m-{k}", kind="miner", group="row", host="127.0.0.1",
+                          api="cgminer", firmware="antminer", pdu="pdu-1", outlet=k)
+                   for k in (1, 2))
+    from opsconsole.core.profileload import collect_profiles
+
+    site = Site(name="s", path=None, groups=(Group("power", "power", "mining", (pdu,)),
+                                             Group("row", "row", "mining", miners)),
+                profiles=collect_profiles(None).profiles)
+    store = LiveStore(site)
+    now = _t.time()
+    store.ingest([
+        Reading("pdu-1", now, Status.OK, {"power_w": 7000.0,
+                                          "outlet_power_w": [3200.0, 3300.0, 400.0]}),
+        Reading("m-1", now, Status.OK, {"hashrate_ths": 110.0}),
+        Reading("m-2", now, Status.OK, {"hashrate_ths": 112.0}),
+    ])
+    assert store.summary("row").power_w == 6500.0
+    assert store.summary("power").power_w == 500.0  # the rest of the PDU's load
+    assert store.summary().power_w == 7000.0
