@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # siteload imports this module: no cycle at run time
     from opsconsole.core.siteload import _SiteLoader
 
 API_KINDS = ("cgminer",)
-FIRMWARES = ("auto", "antminer", "braiins", "whatsminer", "avalon", "luxos", "vnish")
+# the firmware families collectors/minerapi/families.py parses (FAMILY has one each)
+FAMILIES = ("antminer", "braiins", "whatsminer", "avalon", "luxos", "vnish")
+FIRMWARES = ("auto", *FAMILIES)
 DEFAULT_API_PORT = 4028
 API_DEVICE_KEYS = ("api", "firmware", "web_port")
 API_CRED_KEYS = ("user", "password", "password_env")

@@ -144,3 +144,14 @@ def test_miner_power_on_an_snmp_miner_needs_its_profiles_control(tmp_path):
     ok = load_site(write(tmp_path, text.replace('profile = "no-sleep"', 'profile = "sim-miner"')),
                    env={"MINER_PW": "s3cret-pw"})
     assert ok.device("snmp-1").api is None
+
+
+def test_one_list_of_firmware_families() -> None:
+    """The site file's firmware values, the collector's parsers and the
+    simulator's flavours name the same families."""
+    from opsconsole.collectors.minerapi.families import FAMILY
+    from opsconsole.core.minerapi_config import FAMILIES, FIRMWARES
+    from opsconsole.sim.minerapi.flavours import FLAVOURS
+
+    assert ("auto", *FAMILIES) == FIRMWARES
+    assert set(FAMILY) == set(FAMILIES) == set(FLAVOURS)

@@ -13,8 +13,9 @@ import time
 
 from opsconsole.collectors.minerapi.client import MinerApi
 from opsconsole.collectors.minerapi.detect import DETECT_COMMANDS, detect
-from opsconsole.collectors.minerapi.families import FAMILIES, FAMILY
+from opsconsole.collectors.minerapi.families import FAMILY
 from opsconsole.collectors.minerapi.replies import ApiError, ApiUnreachable
+from opsconsole.core.minerapi_config import FAMILIES
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Device
 

@@ -17,7 +17,6 @@ from typing import Any
 from opsconsole.collectors.minerapi.replies import ApiError
 from opsconsole.core.readings import MetricValue
 
-FAMILIES = ("antminer", "braiins", "whatsminer", "avalon", "luxos", "vnish")
 MINING, SLEEPING, IDLE = "mining", "sleeping", "idle"
 
 Replies = dict[str, "dict[str, Any] | ApiError"]
