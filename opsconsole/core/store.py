@@ -140,9 +140,10 @@ class LiveStore:
             if d.pdu is not None and d.pdu in self.index:
                 self.fed_by[i] = self.index[d.pdu]
         # Devices fed by a PDU of another group: (device, pdu, outlet index 0-based).
-        self._cross_fed = [(i, int(p), devices[i].outlet - 1)
-                           for i, p in enumerate(self.fed_by.tolist())
-                           if p >= 0 and devices[i].outlet is not None
+        self._cross_fed = [(i, int(p), d.outlet - 1)
+                           for i, (d, p) in enumerate(zip(devices, self.fed_by.tolist(),
+                                                          strict=True))
+                           if p >= 0 and d.outlet is not None
                            and self.group_idx[i] != self.group_idx[p]]
 
     # -- ingest -------------------------------------------------------------
