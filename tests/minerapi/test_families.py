@@ -172,3 +172,29 @@ def test_repairs_go_no_further():
     for bad in (b'{"a":1,}', b"{'a':1}", b'{"a":NaNx}', b'{"a":1'):
         with pytest.raises(ApiError, match="invalid JSON"):
             decode(bad)
+
+
+def test_a_reflashed_miner_is_detected_again():
+    """The cached family is dropped when its commands yield nothing usable."""
+    api = MinerApi()
+
+    async def main():
+        from opsconsole.sim.minerapi.server import ApiServer, replay_handler
+
+        first = await serve(captures("antminer"))
+        port = first.port
+        r1 = await collect(api, api_device(port))
+        await first.stop()
+        moved = await ApiServer(replay_handler(captures("whatsminer_v1"), joins=False),
+                                port=port).start()  # same address, new firmware
+        try:
+            r2 = await collect(api, api_device(port))
+            r3 = await collect(api, api_device(port))
+        finally:
+            await moved.stop()
+        return r1, r2, r3
+
+    r1, r2, r3 = asyncio.run(main())
+    assert r1.metrics["firmware"] == "antminer"
+    assert r2.status is Status.ERROR  # antminer's commands give nothing usable
+    assert r3.status is Status.OK and r3.metrics["firmware"] == "whatsminer", (r3.status, r3.error)

@@ -190,3 +190,27 @@ def test_silent_miners_take_their_outlet_power_from_another_groups_pdu() -> None
     assert store.summary("row").power_w == 6500.0
     assert store.summary("power").power_w == 500.0  # the rest of the PDU's load
     assert store.summary().power_w == 7000.0
+
+
+def test_miner_power_on_snmp_miners_uses_their_profile_controls(sim_site, tmp_path) -> None:
+    """One step for any miner: SNMP miners sleep through their profile's
+    `sleep`/`wake` controls, read back from the agent."""
+    from opsconsole.core.site import DutyStep
+    from tests.test_duty_support import with_steps
+
+    site = with_steps(load_site(sim_site.config_path), "row-a", "idle",
+                      [DutyStep("miner-power", "miners", {"state": "sleep"})])
+    site = with_steps(site, "row-a", "mining",
+                      [DutyStep("miner-power", "miners", {"state": "wake"})])
+
+    async def go(ctl: DutyController):
+        idle = await ctl.switch("row-a", "idle")
+        asleep = [sim_site.miner(i).sample().state for i in ROW_A]
+        back = await ctl.switch("row-a", "mining")
+        return idle, asleep, back
+
+    idle, asleep, back = asyncio.run(with_controller(site, tmp_path, go))
+    assert idle.outcome == DONE and back.outcome == DONE
+    assert asleep == [mm.SLEEPING] * 6
+    msgs = [d.message for d in idle.steps[0].devices]
+    assert all(m.startswith("sleep: set 0, reads back 0") for m in msgs), msgs

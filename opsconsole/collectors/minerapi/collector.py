@@ -59,6 +59,7 @@ async def collect(api: MinerApi, device: Device, timeout_s: float | None = None)
     metrics = dict(parsed.metrics)
     if not any(k in metrics for k in ("hashrate_ths", "temp_c", "power_w")):
         why = "; ".join(parsed.errors) or "no usable metric in the replies"
+        api.state(host, port).firmware = None  # reflashed? detect again next time
         return done(Status.ERROR, {}, f"{family}: {why}")
     metrics["firmware"] = family
     if parsed.missing or parsed.errors:
