@@ -16,7 +16,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 4
 def load_site_or_exit(path: Path | None) -> Site:
     """Load and validate a site file; on problems print one line each to
     stderr and raise SystemExit(2)."""
-    from opsconsole.core.errors import ConfigError
+    from opsconsole.core.errors import ConfigError, summarize
     from opsconsole.core.siteload import load_site
 
     if path is None:
@@ -25,6 +25,6 @@ def load_site_or_exit(path: Path | None) -> Site:
     try:
         return load_site(path)
     except ConfigError as exc:
-        for line in exc.errors:
+        for line in summarize(exc.errors):
             print(line, file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("simulate", help="run the simulated site on loopback")
     _common(sp, suppress=True)
-    sp.add_argument("--miners", type=int_range(0, 100_000), default=200)
-    sp.add_argument("--gpus", type=int_range(0, 4096), default=8)
+    sp.add_argument("--miners", type=int_range(0, 23_000), default=200)
+    sp.add_argument("--gpus", type=int_range(0, 512), default=8)
     sp.add_argument("--seed", type=int_range(0, 2**63 - 1), default=1)
     sp.add_argument("--host", default="127.0.0.1", help="loopback address to serve on")
     sp.add_argument("--fault-rate", type=float_range(0, 3600), default=None,

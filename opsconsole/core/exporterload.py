@@ -58,7 +58,7 @@ def scraped_fields(t: dict[str, Any], kind: str, path: str, probs: Problems) -> 
     if other in t:
         probs.add(join(path, other), f"not used by {kind} devices (they use {key})")
     out: dict[str, Any] = {}
-    url = want_str(t, key, path, probs, required=True)
+    url = want_str(t, key, path, probs, required=True, max_len=4096)
     if url is not None:
         problem = url_problem(url)
         if problem:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -104,12 +106,39 @@ def check_keys(table: dict[str, Any], allowed: Iterable[str], path: str, probs: 
         probs.add(join(path, key), f'unknown key "{key}"{hint(key, allowed, 0.7)}')
 
 
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a site file of 20,000 devices is about 2 MiB
+
+
+def read_bounded(path: Path, cap: int = MAX_FILE_BYTES) -> bytes | str:
+    """The bytes of a regular file of at most `cap` bytes, or why not. Never
+    blocks on a FIFO and never reads a device (/dev/zero) or a huge file."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+        return f"not a regular file ({what})"
+    if st.st_size > cap:
+        return f"too large: {st.st_size:,} bytes (at most {cap:,})"
+    try:  # O_NONBLOCK: the file may have been swapped for a FIFO since the stat
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(cap + 1)
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    if len(raw) > cap:
+        return f"too large: more than {cap:,} bytes"
+    return raw
+
+
 def read_toml(path: Path, probs: Problems) -> dict[str, Any] | None:
     """Parse a TOML file; on failure add one line (file, line, column) and return None."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        probs.add("", f"cannot read file: {exc.strerror or exc}")
+    raw = read_bounded(path)
+    if isinstance(raw, str):
+        probs.add("", raw)
         return None
     try:
         text = raw.decode("utf-8")
@@ -118,7 +147,14 @@ def read_toml(path: Path, probs: Problems) -> dict[str, Any] | None:
         return None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        probs.add("", "TOML nested too deeply")
+        return None
+    except ValueError as exc:
+        if not isinstance(exc, tomllib.TOMLDecodeError):  # e.g. an integer of 5,000 digits
+            what = "an integer too long to read" if "digits" in str(exc) else str(exc)[:120]
+            probs.add("", f"TOML value out of range: {what}")
+            return None
         msg = str(exc)
         m = _SYNTAX_POS.search(msg)
         if m:
@@ -150,10 +186,17 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+MAX_STR = 1024  # names, ids, hosts, controls: longer is a mistake (or an attack)
+MAX_INT = 2**63 - 1  # beyond 64 bits no device, index or count makes sense
+MAX_ABS_NUMBER = 1e15
+
+
 def want_str(
-    table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False
+    table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False,
+    max_len: int = MAX_STR,
 ) -> str | None:
-    """A string value (or None when absent / wrong; problems are reported)."""
+    """A string value of at most `max_len` characters (or None when absent /
+    wrong; problems are reported)."""
     value = _lookup(table, key, path, probs, required)
     if value is _ABSENT:
         return None
@@ -162,6 +205,10 @@ def want_str(
         return None
     if not value.strip():
         probs.add(join(path, key), "must not be empty")
+        return None
+    if len(value) > max_len or "\0" in value:
+        probs.add(join(path, key), f"too long ({len(value):,} characters, at most {max_len:,})"
+                  if len(value) > max_len else "must not contain a NUL character")
         return None
     return value
 
@@ -211,6 +258,9 @@ def want_number(
     if not _in_range(value, lo, hi, lo_open):
         probs.add(join(path, key), f"{value} is out of range ({_range_text(lo, hi, lo_open)})")
         return None
+    if abs(value) > MAX_ABS_NUMBER:  # no key has a use for more; 1e300 would overflow later
+        probs.add(join(path, key), f"{value} is out of range (at most {MAX_ABS_NUMBER:g} in size)")
+        return None
     return float(value)
 
 
@@ -233,6 +283,9 @@ def want_int(
         return None
     if not _in_range(value, lo, hi, False):
         probs.add(join(path, key), f"{value} is out of range ({_range_text(lo, hi, False)})")
+        return None
+    if not -MAX_INT - 1 <= value <= MAX_INT:
+        probs.add(join(path, key), f"{str(value)[:30]}... is out of range (64 bits)")
         return None
     return value
 
@@ -286,7 +339,32 @@ def parse_oid(table: dict[str, Any], path: str, probs: Problems) -> str | None:
             join(path, "oid"), f'"{oid}" is not a dotted numeric OID (like "1.3.6.1.2.1.1.3.0")'
         )
         return None
+    problem = oid_problem(oid)
+    if problem:
+        probs.add(join(path, "oid"), problem)
+        return None
     return oid
+
+
+MAX_OID_ARCS = 128  # RFC 2578: an OID has at most 128 sub-identifiers
+
+
+def oid_problem(oid: str) -> str | None:
+    """What makes a dotted numeric OID unusable on the wire, or None (X.690:
+    first arc 0..2, second < 40 under 0 and 1; SNMP: every arc < 2^32, at most
+    128 arcs)."""
+    arcs = oid.split(".")
+    if len(arcs) > MAX_OID_ARCS:
+        return f"has {len(arcs)} arcs (at most {MAX_OID_ARCS})"
+    first, second = int(arcs[0]), int(arcs[1])
+    if first > 2:
+        return f"first arc {first} is out of range (0, 1 or 2)"
+    if first < 2 and second >= 40:
+        return f"second arc {second} is out of range under {first} (0..39)"
+    big = next((a for a in arcs if len(a) > 10 or int(a) >= 2**32), None)
+    if big is not None:
+        return f"arc {big[:20]}{'...' if len(big) > 20 else ''} is out of range (0..4294967295)"
+    return None
 
 
 def _parse_map(table: dict[str, Any], path: str, probs: Problems) -> dict[int, str] | None:
@@ -297,12 +375,18 @@ def _parse_map(table: dict[str, Any], path: str, probs: Problems) -> dict[int, s
     out: dict[int, str] = {}
     for key, value in raw.items():
         try:
-            code = int(key.strip())
+            code = int(key.strip()) if len(key) <= 20 else None
         except ValueError:
-            probs.add(join(mpath, key), f'key "{key}" is not an integer code')
+            code = None
+        if code is None or not -(2**63) <= code < 2**64:
+            probs.add(join(mpath, key), f'key "{key[:40]}" is not an integer code (64 bits)')
             continue
         if not isinstance(value, str) or not value:
             probs.add(join(mpath, key), f"expected a non-empty string, got {type_name(value)}")
+            continue
+        if len(value) > MAX_STR:
+            probs.add(join(mpath, key),
+                      f"too long ({len(value):,} characters, at most {MAX_STR:,})")
             continue
         out[code] = value
     if not raw:

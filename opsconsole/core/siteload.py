@@ -58,6 +58,14 @@ AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
 PRIV_PROTOCOLS = ("DES", "AES", "AES192", "AES256")
 MIN_V3_KEY = 8  # RFC 3414: at least 8 characters
 MAX_PATH = 4096  # PATH_MAX on Linux
+# Ranges of numbers that would fail or hang later (an outlet index is an OID arc,
+# an NVML index a device slot): refused by check-config instead.
+MAX_OUTLET = 1024  # the largest rack PDUs have 48; an OID arc must stay < 2^32
+MAX_POSITION = 1000  # rack units / positions in a rack or row
+MAX_NVML_INDEX = 255  # NVML counts GPUs per host in the tens
+MAX_KW = 1_000_000  # 1 GW: any budget or expected draw above is a typo
+MAX_DEVICES = 25_000  # the console draws its first frame within 3 s up to here (bench)
+MAX_GROUPS = 5_000
 
 _TOP_KEYS = ("site", "credentials", "groups", "alarms", "wall", "economics")
 _SITE_KEYS = (
@@ -197,7 +205,8 @@ class _SiteLoader:
         out: dict[str, Any] = {"name": name or ""}
         numbers = (
             ("poll_interval_s", want_number(t, "poll_interval_s", path, p, lo=0.5, hi=3600)),
-            ("power_budget_kw", want_number(t, "power_budget_kw", path, p, lo=0, lo_open=True)),
+            ("power_budget_kw", want_number(t, "power_budget_kw", path, p, lo=0, lo_open=True,
+                                            hi=MAX_KW)),
             (
                 "snmp_timeout_s",
                 want_number(t, "snmp_timeout_s", path, p, lo=0, hi=60, lo_open=True),
@@ -211,13 +220,9 @@ class _SiteLoader:
             ),
         )
         out.update({k: v for k, v in numbers if v is not None})
-        data_dir = want_str(t, "data_dir", path, p)
-        if data_dir is not None:
-            if "\0" in data_dir or len(data_dir) > MAX_PATH:
-                p.add(join(path, "data_dir"), f"not a usable path (at most {MAX_PATH} "
-                      "characters, no NUL)")
-            else:  # relative to the site file's folder, so every copy agrees with itself
-                out["data_dir"] = (file.parent / Path(data_dir).expanduser()).absolute()
+        data_dir = want_str(t, "data_dir", path, p, max_len=MAX_PATH)
+        if data_dir is not None:  # relative to the site file's folder: each copy agrees with itself
+            out["data_dir"] = (file.parent / Path(data_dir).expanduser()).absolute()
         return out
 
     # ---- credentials
@@ -404,6 +409,8 @@ class _SiteLoader:
         )
 
     def _check_group_ids(self, raw: list[tuple[int, dict[str, Any]]]) -> None:
+        if len(raw) > MAX_GROUPS:
+            self.p.add("groups", f"{len(raw):,} groups: at most {MAX_GROUPS:,} per site file")
         seen: dict[str, int] = {}
         for i, t in raw:
             gid = t.get("id")
@@ -422,7 +429,7 @@ class _SiteLoader:
         check_keys(table, DUTIES, kpath, self.p)
         out = {}
         for duty in DUTIES:
-            value = want_number(table, duty, kpath, self.p, lo=0)
+            value = want_number(table, duty, kpath, self.p, lo=0, hi=MAX_KW)
             if value is not None:
                 out[duty] = value
         return out
@@ -469,7 +476,7 @@ class _SiteLoader:
             self.devices[did] = entry
 
     def _gpu_fields(self, t: dict[str, Any], path: str) -> dict[str, Any]:
-        index = want_int(t, "nvml_index", path, self.p, lo=0)
+        index = want_int(t, "nvml_index", path, self.p, lo=0, hi=MAX_NVML_INDEX)
         uuid = want_str(t, "uuid", path, self.p)
         if uuid is not None and not uuid.startswith("GPU-"):
             self.p.add(join(path, "uuid"), f'"{uuid}" is not a GPU UUID (they start with "GPU-")')
@@ -498,9 +505,9 @@ class _SiteLoader:
     def _placement(self, t: dict[str, Any], path: str) -> dict[str, Any]:
         out = {
             "rack": want_str(t, "rack", path, self.p),
-            "position": want_int(t, "position", path, self.p, lo=0),
+            "position": want_int(t, "position", path, self.p, lo=0, hi=MAX_POSITION),
             "pdu": want_str(t, "pdu", path, self.p),
-            "outlet": want_int(t, "outlet", path, self.p, lo=1),
+            "outlet": want_int(t, "outlet", path, self.p, lo=1, hi=MAX_OUTLET),
         }
         if "outlet" in t and "pdu" not in t:
             self.p.add(
@@ -513,6 +520,9 @@ class _SiteLoader:
     # ---- cross references
 
     def _check_devices(self) -> None:
+        if len(self.devices) > MAX_DEVICES:
+            self.p.add("groups", f"{len(self.devices):,} devices: at most {MAX_DEVICES:,} per site "
+                       "file (split the site)")
         gpu_index: dict[int, str] = {}
         gpu_uuid: dict[str, str] = {}
         for entry in self.devices.values():

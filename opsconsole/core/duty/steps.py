@@ -264,6 +264,10 @@ def _nvml_power_limit(
     return {"watts": watts} if watts is not None else {}
 
 
+MAX_ARGS, MAX_ARG_LEN = 1024, 32_768  # what execve takes without E2BIG on any Linux
+MAX_URL = 4096
+
+
 @action("command", ("argv", "env"), timeout_s=60.0)
 def _command(
     ctx: StepContext, t: dict[str, Any], path: str, targets: Targets, devices: list[Device]
@@ -278,6 +282,9 @@ def _command(
         ctx.probs.add(kpath, f"expected a non-empty list of strings, got {what}")
     elif not all(isinstance(a, str) for a in argv):
         ctx.probs.add(kpath, "every argument must be a string")
+    elif len(argv) > MAX_ARGS or any(len(a) > MAX_ARG_LEN or "\0" in a for a in argv):
+        ctx.probs.add(kpath, f"at most {MAX_ARGS} arguments of at most {MAX_ARG_LEN} characters, "
+                      "without NUL")
     elif not argv[0].strip():
         ctx.probs.add(kpath, "the program (first argument) must not be empty")
     else:
@@ -292,9 +299,18 @@ def _command_env(ctx: StepContext, t: dict[str, Any], path: str) -> dict[str, st
     env = want_table(t, "env", path, ctx.probs)
     if env is None:
         return None
-    bad = [k for k, v in env.items() if not isinstance(v, str)]
-    for key in bad:  # values may be secrets: name the key only
-        ctx.probs.add(join(join(path, "env"), key), f"expected a string, got {type_name(env[key])}")
+    bad = []
+    for key, v in env.items():  # values may be secrets: name the key only
+        if not isinstance(v, str):
+            why = f"expected a string, got {type_name(v)}"
+        elif len(v) > MAX_ARG_LEN or "\0" in v:
+            why = f"at most {MAX_ARG_LEN} characters, without NUL"
+        elif not key or "=" in key or "\0" in key:
+            why = "not a usable variable name (empty, or with '=' or NUL)"
+        else:
+            continue
+        bad.append(key)
+        ctx.probs.add(join(join(path, "env"), key), why)
     return None if bad else dict(env)
 
 
@@ -303,7 +319,7 @@ def _http(
     ctx: StepContext, t: dict[str, Any], path: str, targets: Targets, devices: list[Device]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    url = want_str(t, "url", path, ctx.probs, required=True)
+    url = want_str(t, "url", path, ctx.probs, required=True, max_len=MAX_URL)
     if url is not None:
         problem = _url_problem(url)  # never echo the URL: it may carry a token
         if problem:

@@ -1,0 +1,172 @@
+"""Issue 13, part 5: every number has a range and every read has a bound.
+`check-config` refuses values that would fail or hang later, a site or
+profile file that is not a regular file or is too large is refused at once,
+and thousands of identical errors end with a summary line. Real files, and
+the real command in a subprocess (no hang: each run has a 20 s limit)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from opsconsole.core.errors import ConfigError, summarize
+from opsconsole.core.profileload import MAX_FILE_BYTES, collect_profiles
+from opsconsole.core.siteload import load_site
+from tests.test_cli import cli, no_traceback
+
+HEAD = """[site]
+name = "Bounds"
+
+[credentials.lan]
+version = "2c"
+community = "public"
+
+[[groups]]
+id = "row-a"
+duty = "mining"
+
+[[groups.devices]]
+id = "pdu-1"
+kind = "pdu"
+address = "127.0.0.1:1161"
+profile = "apc-rpdu2"
+credentials = "lan"
+"""
+
+
+def miner(extra: str = "", did: str = "m-1") -> str:
+    return (f'\n[[groups.devices]]\nid = "{did}"\nkind = "miner"\naddress = "127.0.0.1:1162"\n'
+            f'profile = "sim-miner"\ncredentials = "lan"\n{extra}\n')
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    site = tmp_path / "site.toml"
+    site.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_site(site, env={})
+    return err.value.errors
+
+
+@pytest.mark.parametrize("extra, expect", [
+    ('pdu = "pdu-1"\noutlet = 99999999999999999999999',
+     "groups[0].devices[1].outlet: 99999999999999999999999 is out of range (must be 1..1024)"),
+    ('pdu = "pdu-1"\noutlet = 4294967296', "outlet: 4294967296 is out of range (must be 1..1024)"),
+    ("position = 1000000", "position: 1000000 is out of range (must be 0..1000)"),
+    ("timeout_s = 1e300", "timeout_s: 1e+300 is out of range"),
+    ("retries = 99", "retries: 99 is out of range (must be 0..10)"),
+    (f'rack = "{"R" * 2000}"', "rack: too long (2,000 characters, at most 1,024)"),
+])
+def test_device_numbers_and_strings_have_ranges(tmp_path: Path, extra: str, expect: str) -> None:
+    errors = problems(tmp_path, HEAD + miner(extra))
+    assert any(expect in e for e in errors), errors
+
+
+@pytest.mark.parametrize("table, expect", [
+    ("poll_interval_s = 1e9", "site.poll_interval_s: 1000000000.0 is out of range"),
+    ("power_budget_kw = 1e12", "site.power_budget_kw: 1000000000000.0 is out of range"),
+    ("snmp_timeout_s = 86400", "site.snmp_timeout_s: 86400 is out of range"),
+    ("max_concurrency = 10000000", "site.max_concurrency: 10000000 is out of range"),
+    (f'data_dir = "{"d" * 5000}"', "site.data_dir: too long (5,000 characters, at most 4,096)"),
+])
+def test_site_settings_have_ranges(tmp_path: Path, table: str, expect: str) -> None:
+    errors = problems(tmp_path, HEAD.replace('name = "Bounds"\n', f'name = "Bounds"\n{table}\n')
+                      + miner())
+    assert any(expect in e for e in errors), errors
+
+
+def test_gpu_index_and_budgets(tmp_path: Path) -> None:
+    text = HEAD.replace('duty = "mining"\n', 'duty = "mining"\n'
+                        'expected_kw = { mining = 1e9 }\n') + miner()
+    text += '\n[[groups.devices]]\nid = "gpu-0"\nkind = "gpu"\nnvml_index = 70000\n'
+    errors = problems(tmp_path, text)
+    assert any("groups[0].expected_kw.mining: 1000000000.0 is out of range" in e for e in errors)
+    assert any("nvml_index: 70000 is out of range (must be 0..255)" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("step, expect", [
+    ('action = "command"\nargv = ["true"]\ntimeout_s = 1e12', "timeout_s: 1000000000000.0 is out"),
+    ('action = "nvml-power-limit"\ntargets = "gpus"\nwatts = 1e9', "watts: 1000000000.0 is out"),
+    ('action = "http"\nurl = "http://127.0.0.1/' + "x" * 5000 + '"', "url: too long"),
+    ('action = "command"\nargv = [' + ", ".join(['"a"'] * 2000) + "]", "at most 1024 arguments"),
+    ('action = "wait-metric"\nmetric = "hashrate_ths"\nop = "<"\nvalue = 1e300',
+     "value: 1e+300 is out of range"),
+])
+def test_duty_step_parameters_have_ranges(tmp_path: Path, step: str, expect: str) -> None:
+    text = HEAD + miner() + '\n[[groups.devices]]\nid = "gpu-0"\nkind = "gpu"\nnvml_index = 0\n'
+    text += f"\n[[groups.duties.idle]]\n{step}\n"
+    errors = problems(tmp_path, text)
+    assert any(expect in e for e in errors), errors
+
+
+@pytest.mark.parametrize("oid, expect", [
+    ("3.6.1.4", "first arc 3 is out of range (0, 1 or 2)"),
+    ("1.45.6", "second arc 45 is out of range under 1 (0..39)"),
+    ("1.3.6.1.4294967296", "arc 4294967296 is out of range (0..4294967295)"),
+    ("1.3.6." + "9" * 40, "is out of range (0..4294967295)"),
+    (".".join(["1"] * 200), "has 200 arcs (at most 128)"),
+])
+def test_profile_oids_fit_the_wire(tmp_path: Path, oid: str, expect: str) -> None:
+    pdir = tmp_path / "profiles"
+    pdir.mkdir()
+    (pdir / "p.toml").write_text(f'name = "p"\nkind = "pdu"\n[metrics.power_w]\noid = "{oid}"\n')
+    [line] = collect_profiles(pdir).errors
+    assert line.startswith(f"{pdir / 'p.toml'}: metrics.power_w.oid: ") and expect in line, line
+
+
+def test_not_regular_or_too_large_files_are_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "site.toml"
+    os.mkfifo(fifo)  # a reader would block forever on open()
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * MAX_FILE_BYTES + b"\n")
+    for path, expect in (("/dev/zero", "/dev/zero: not a regular file (a device)"),
+                         (fifo, f"{fifo}: not a regular file (a FIFO)"),
+                         (tmp_path, f"{tmp_path}: not a regular file (a folder)"),
+                         (big, f"{big}: too large: {MAX_FILE_BYTES + 3:,} bytes (at most")):
+        p = cli("check-config", path, timeout=20)
+        assert p.returncode == 2, p.stderr
+        no_traceback(p)
+        assert p.stderr.strip().startswith(expect), p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_profile_fifo_beside_the_site_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    os.mkfifo(tmp_path / "profiles" / "fifo.toml")
+    (tmp_path / "site.toml").write_text(HEAD + miner())
+    p = cli("check-config", tmp_path / "site.toml", timeout=20)
+    assert p.returncode == 0, p.stderr  # skipped, never opened
+
+
+def test_an_integer_too_long_for_python(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(HEAD.replace('name = "Bounds"', 'name = "Bounds"\nsnmp_retries = '
+                                 + "9" * 5000))
+    p = cli("check-config", site, timeout=20)
+    assert p.returncode == 2 and "TOML value out of range: an integer too long" in p.stderr
+    no_traceback(p)
+
+
+def test_thousands_of_identical_errors_end_with_a_summary(tmp_path: Path) -> None:
+    text = HEAD + "".join(miner("position = -1", f"m-{i}") for i in range(3000))
+    site = tmp_path / "site.toml"
+    site.write_text(text)
+    p = cli("check-config", site, timeout=60)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 51, lines[-3:]
+    assert all("position: -1 is out of range" in ln for ln in lines[:50])
+    assert lines[-1] == (f'{site}: ... and 2,950 more problems, 2,950 of them '
+                         '"-1 is out of range (must be 0..1000)" (3,000 in all)')
+
+
+def test_summarize_keeps_short_lists() -> None:
+    assert summarize(["a: x"] * 3) == ["a: x"] * 3
+    out = summarize([f"f: k{i}: p{i % 2}" for i in range(60)], limit=10)
+    assert len(out) == 11 and out[-1].startswith("f: ... and 50 more problems, 25 of them")
+
+
+def test_the_example_and_a_simulated_site_still_pass(sim_site, tmp_path: Path) -> None:
+    p = cli("check-config", sim_site.config_path, timeout=30)
+    assert p.returncode == 0, p.stderr
