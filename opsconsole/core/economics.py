@@ -29,6 +29,7 @@ OUTPUT = {"mining": "hashrate_ths", "inference": "tokens_per_s"}
 PRICE = {"mining": "hashprice_usd_per_ph_day", "inference": "token_price_usd_per_mtok"}
 HISTORY_WINDOW_S = 30 * 86400.0  # the 1-minute buckets are kept 30 days
 CACHE_S = 300.0  # history estimates move slowly: read them at most every 5 minutes
+RETRY_S = 30.0  # ... but "no history yet" is asked again sooner: a fresh site fills it
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +171,18 @@ class EarningsBook:
     def _estimate(self, group_id: str, duty: str) -> Earning:
         now = self.clock()
         hit = self._cache.get((group_id, duty))
-        if hit is not None and now - hit[0] < CACHE_S:
-            return hit[1]
+        if hit is not None:
+            keep = CACHE_S if hit[1].revenue_usd_per_mwh is not None else RETRY_S
+            if now - hit[0] < keep:
+                return hit[1]
         e = history_estimate(self.reader, group_id, duty, self.prices, now)
         self._cache[(group_id, duty)] = (now, e)
         return e
+
+    def set_reader(self, reader: Any) -> None:
+        """A (new) history database: estimates are read afresh."""
+        self.reader = reader
+        self._cache.clear()
 
     def group(self, group_id: str, duty: str, summary: Any) -> ScopeEarnings:
         """`summary`: the group's store ScopeSummary (hashrate_ths, tokens_per_s, power_w)."""
@@ -195,7 +203,7 @@ class EarningsBook:
             parts = [(g.rows[k], p) for g, p in groups
                      if g.rows[k].revenue_usd_per_mwh is not None and p and p > 0]
             if not parts:
-                why = _missing_price(d, self.prices) or f"no group has a {d} figure"
+                why = _missing_price(d, self.prices) or f"no group has figures for {d}"
                 rows.append(Earning(d, None, None, True, why))
                 continue
             total = sum(p for _e, p in parts)

@@ -120,8 +120,8 @@ class VllmSim:
         with self._lock:
             rate = self._advance()
             lab = f'model_name="{self.model}"'
-            running = math.floor(rate / 40.0)
-            waiting = max(0, math.floor(rate / 40.0) - 48)
+            running = min(256, math.floor(rate / 80.0))  # vLLM's default max_num_seqs
+            waiting = max(0, math.floor(rate / 70.0) - 256)
             out = [
                 "# HELP vllm:num_requests_running Number of requests in model execution batches.",
                 "# TYPE vllm:num_requests_running gauge",

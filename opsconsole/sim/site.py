@@ -384,7 +384,8 @@ class SimSite:
                     f"exporter = {_q(self.http.url('/metrics'))}", f"gpus = {self.gpus}",
                     'rack = "G9"',
                     "", "[[groups.devices]]", 'id = "gpu-a-vllm"', 'kind = "inference"',
-                    f"endpoint = {_q(self.http.url('/vllm/metrics'))}", 'server = "vllm"']
+                    f"endpoint = {_q(self.http.url('/vllm/metrics'))}", 'server = "vllm"',
+                    'rack = "G9"']
         if self.hybrid:
             out += self._devices_toml(self.hybrid.devices())
         if self.inference_port is None:

@@ -26,9 +26,11 @@ from opsconsole.ui.theme import Theme
 from opsconsole.ui.views.charts import ChartsPanel
 from opsconsole.ui.views.detail import DeviceDetail
 from opsconsole.ui.views.devices_table import DEFAULT_COLUMNS, DevicesPanel
+from opsconsole.ui.views.earnings import EarningsPanel
 from opsconsole.ui.views.events_view import DeviceListView
 from opsconsole.ui.views.gpu_panel import GpuPanel
 from opsconsole.ui.views.header import SiteHeader
+from opsconsole.ui.views.inference_panel import InferencePanel
 from opsconsole.ui.views.rackmap import MODES, RackMap
 from opsconsole.ui.views.tiles import GroupTiles
 
@@ -97,6 +99,10 @@ class ConsoleView(QWidget):
         self.alarms_panel = AlarmsPanel(session, self.alarms_view, self.alarm_model)
         self.tabs.addTab(self.alarms_panel, "Alarms")
         self.tabs.addTab(self.events_view, "Events")
+        self.inference = InferencePanel(session, theme)
+        self.tabs.addTab(self.inference, "Inference")
+        self.earnings = EarningsPanel(session, theme, duty_of=lambda g: self.tiles.states.get(g))
+        self.tabs.addTab(self.earnings, "Earnings")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 0)
@@ -154,6 +160,8 @@ class ConsoleView(QWidget):
         self._dirty = False
         self.header.refresh()
         self.tiles.refresh()
+        self.inference.refresh()
+        self.earnings.refresh()
         self.rackmap.recolor()
         if self._alarms_dirty:
             self._alarms_dirty = False
@@ -166,6 +174,8 @@ class ConsoleView(QWidget):
         self.tabs.setTabText(2, f"Events ({self.event_model.rowCount()})")
         gpus = len(self.gpus.cards)
         self.tabs.setTabText(0, f"GPUs ({gpus})")
+        servers = self.inference.server_count
+        self.tabs.setTabText(3, f"Inference ({servers})" if servers else "Inference")
 
     # -- interaction ------------------------------------------------------------------
     def select_group(self, group: str | None) -> None:
@@ -176,6 +186,7 @@ class ConsoleView(QWidget):
         self.devices.set_group(group)
         self.charts.set_group(group)
         self.gpus.set_group(group)
+        self.inference.set_group(group)
         if self._status:
             self._status(f"Showing {group}" if group else "Showing the whole site")
 

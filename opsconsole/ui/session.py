@@ -194,7 +194,7 @@ class SiteSession(QObject):
         k = len(store.scopes)
         out: dict[str, np.ndarray] = {}
         col = store.newest_col()
-        for name in ("hashrate_ths", "power_w", "temp_c", "util_pct"):
+        for name in ("hashrate_ths", "power_w", "temp_c", "util_pct", "tokens_per_s"):
             ring = store.agg.get(name)
             out[name] = (ring[:, col].astype(np.float64) if ring is not None and col >= 0
                          else np.full(k, np.nan))

@@ -38,6 +38,17 @@ def power(w: float | None) -> str:
     return f"{w:.0f} W"
 
 
+def tokens(tps: float | None) -> str:
+    """Generated tokens per second, scaled to k and M."""
+    if not _ok(tps):
+        return NA
+    assert tps is not None
+    for unit, div in (("M tok/s", 1e6), ("k tok/s", 1e3)):
+        if abs(tps) >= div:
+            return f"{tps / div:.1f} {unit}"
+    return f"{tps:.0f} tok/s"
+
+
 def temp(c: float | None) -> str:
     return f"{c:.0f} °C" if _ok(c) else NA
 

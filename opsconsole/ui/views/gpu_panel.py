@@ -1,5 +1,7 @@
 """A card per GPU: utilisation, memory, temperatures, power against its
-limit, clocks, throttle reasons, last XID and a utilisation sparkline."""
+limit, clocks, throttle reasons, last XID and a utilisation sparkline.
+GPUs behind a gpu-host (its dcgm-exporter) are grouped under a heading per
+host, after the GPUs this workstation reads through NVML."""
 
 from __future__ import annotations
 
@@ -97,11 +99,22 @@ class GpuPanel(QScrollArea):
         self.grid.setContentsMargins(2, 2, 2, 2)
         self.grid.setSpacing(6)
         self.cards: list[GpuCard] = []
+        self.host_of: dict[str, str] = {}  # card device id -> its gpu-host ("" local)
         for i, d in enumerate(session.devices):
             if d.kind == "gpu":
                 card = GpuCard(d.id, i, theme)
                 card.clicked.connect(self.device_activated)
                 self.cards.append(card)
+                self.host_of[d.id] = d.parent or ""
+        # one heading per source of GPUs, when GPUs come from more than one
+        self.hosts = list(dict.fromkeys(self.host_of[c.device_id] for c in self.cards))
+        self.headings: dict[str, QLabel] = {}
+        if len(self.hosts) > 1 or (self.hosts and self.hosts[0]):
+            for h in self.hosts:
+                lab = QLabel()
+                lab.setTextFormat(Qt.TextFormat.RichText)
+                lab.setObjectName("gpuHostHeading")
+                self.headings[h] = lab
         self.empty = QLabel("No GPUs on this site")
         self.empty.setObjectName("muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -125,14 +138,28 @@ class GpuPanel(QScrollArea):
         for c in self.cards:
             self.grid.removeWidget(c)
             c.hide()
+        for lab in self.headings.values():
+            self.grid.removeWidget(lab)
+            lab.hide()
         self.grid.removeWidget(self.empty)
         self.empty.hide()
         shown = self._visible()
         cols = max(1, min(4, self.viewport().width() // 230))
         self._columns = cols
-        for k, c in enumerate(shown):
-            self.grid.addWidget(c, k // cols, k % cols)
-            c.show()
+        row = 0
+        for host in self.hosts:
+            part = [c for c in shown if self.host_of[c.device_id] == host]
+            if not part:
+                continue
+            lab = self.headings.get(host)
+            if lab is not None:
+                self.grid.addWidget(lab, row, 0, 1, cols)
+                lab.show()
+                row += 1
+            for k, c in enumerate(part):
+                self.grid.addWidget(c, row + k // cols, k % cols)
+                c.show()
+            row += (len(part) + cols - 1) // cols
         if not shown:
             what = "this group" if self.group else "this site"
             self.empty.setText(f"No GPUs in {what}")
@@ -147,11 +174,40 @@ class GpuPanel(QScrollArea):
 
     def on_updated(self, changed: list[int]) -> None:
         idx = {c.index for c in self.cards}
+        idx.update(self.session.store.index[h] for h in self.headings if h)
         if idx.intersection(changed):
             self.refresh()
 
+    def _refresh_headings(self) -> None:
+        store, t = self.session.store, self.theme
+        for host, lab in self.headings.items():
+            if not host:
+                lab.setText(f"<b>This workstation</b> <span style='color:{t.muted}'>· NVML</span>")
+                continue
+            dev = self.session.site.device(host)
+            i = store.index.get(host)
+            r = store.latest[i] if i is not None else None
+            model = next((store.latest[c.index].labels.get("model") for c in self.cards
+                          if self.host_of[c.device_id] == host and store.latest[c.index]
+                          is not None and store.latest[c.index].labels.get("model")), None)
+            bits = [f"<b>{host}</b>"]
+            if r is not None and r.labels.get("hostname") not in (None, "", host):
+                bits.append(r.labels["hostname"])
+            if model:
+                bits.append(model)
+            if r is None:
+                state = "waiting for the exporter"
+            elif r.status.value in ("ok", "partial"):
+                state = f"{r.metrics.get('gpus', 0):g} GPUs on the exporter"
+            else:
+                state = f"<span style='color:{t.bad}'>{r.status.value}: {r.error or ''}</span>"
+            bits.append(state)
+            where = dev.address if dev is not None else ""
+            lab.setText(" · ".join(bits) + f" <span style='color:{t.muted}'>{where}</span>")
+
     def refresh(self) -> None:
         store = self.session.store
+        self._refresh_headings()
         for c in self.cards:
             r = store.latest[c.index]
             c.set_alarmed(bool(self.session.alarmed[c.index]))

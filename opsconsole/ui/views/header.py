@@ -53,6 +53,9 @@ class SiteHeader(QFrame):
         lay.addWidget(name)
         lay.addSpacing(12)
         self.hashrate = Stat("Hashrate")
+        self.tokens = Stat("Tokens/s")  # inference servers' generated tokens, beside hashrate
+        self.inference = sum(1 for d in site.devices() if d.kind == "inference")
+        self.tokens.setVisible(self.inference > 0)
         self.power = Stat("Power")
         self.budget = MeterBar(theme, maximum=1000)
         self.budget.setMinimumWidth(150)
@@ -63,7 +66,7 @@ class SiteHeader(QFrame):
         self.alarms = Stat("Alarms")
         self.cycle = Stat("Last cycle")
         self.stale = Stat("Stale")
-        for w in (self.hashrate, self.power, self.efficiency, self.gpu, self.devices,
+        for w in (self.hashrate, self.tokens, self.power, self.efficiency, self.gpu, self.devices,
                   self.alarms, self.cycle, self.stale):
             lay.addWidget(w)
         lay.addStretch(1)
@@ -76,6 +79,9 @@ class SiteHeader(QFrame):
         nominal = summ.hashrate_nominal_ths
         self.hashrate.set(units.hashrate(summ.hashrate_ths),
                           f"nominal {units.hashrate(nominal)}" if nominal else "")
+        if self.inference:
+            self.tokens.set(units.tokens(summ.tokens_per_s),
+                            f"{self.inference} inference server{'s' * (self.inference != 1)}")
         budget_kw = s.site.power_budget_kw
         power = summ.power_w
         if budget_kw:
@@ -92,7 +98,9 @@ class SiteHeader(QFrame):
         jth = s.efficiency_jth()
         self.efficiency.set(f"{jth:.1f} J/TH" if jth else units.NA, "miners")
         gpus = int((s.kinds == "gpu").sum())
-        self.gpu.set(units.pct(summ.util_pct), f"mean of {gpus} GPUs" if gpus else "no GPUs")
+        remote = sum(1 for d in s.site.devices() if d.parent is not None)
+        where = f" ({remote} remote)" if remote else ""
+        self.gpu.set(units.pct(summ.util_pct), f"mean of {gpus} GPUs{where}" if gpus else "no GPUs")
         ok, total = summ.devices_ok, summ.devices_total
         bad = total - ok - summ.by_status.get("pending", 0)
         self.devices.set(f"{ok} / {total}", f"{bad} not answering" if bad else "all answering",

@@ -1,4 +1,5 @@
-"""One tile per rack group: duty badge, hashrate, power, hottest, ok/total.
+"""One tile per rack group: duty badge, hashrate (and tokens/s where inference
+servers report), power, hottest, ok/total.
 Clicking a tile selects the group (clicking it again clears the selection);
 its "⋯" button and its context menu ask for the group's duty menu."""
 
@@ -198,10 +199,14 @@ class GroupTiles(QScrollArea):
             if gid != SITE and tile.badge.duty != duty:
                 tile.badge.set_duty(duty)
             rate, util = val("hashrate_ths", k), val("util_pct", k)
+            tps = val("tokens_per_s", k)
             if rate is None and util is not None:  # a GPU group
-                tile.hashrate.setText(f"GPU util {units.pct(util)}")
+                text = f"GPU util {units.pct(util)}"
             else:
-                tile.hashrate.setText(units.hashrate(rate))
+                text = units.hashrate(rate)
+            if tps is not None:  # inference throughput beside hashrate
+                text += f" · <b>{units.tokens(tps)}</b>"
+            tile.hashrate.setText(text)
             tile.power.setText(units.power(val("power_w", k)))
             hot = val("temp_c", k)
             colour = (t.bad if hot is not None and hot > limit else

@@ -1,5 +1,6 @@
-"""Page "totals": the site's big numbers and one tile per rack group
-(duty, hashrate or GPU utilisation, power, hottest, ok/total)."""
+"""Page "totals": the site's big numbers (tokens/s beside hashrate where
+inference servers report) and one tile per rack group (duty, hashrate or GPU
+utilisation with tokens/s, power, hottest, ok/total)."""
 
 from __future__ import annotations
 
@@ -59,11 +60,15 @@ class TotalsPage(QWidget):
         strip = QHBoxLayout()
         self._strip = strip
         self.hashrate = CaptionValue("Hashrate", "wallHero")
+        self.tokens = CaptionValue("Tokens/s", "wallHero")  # inference, beside hashrate
+        self.has_inference = any(d.kind == "inference" for d in session.site.devices())
+        self.tokens.setVisible(self.has_inference)
         self.power = CaptionValue("Power", "wallHero")
         self.hottest = CaptionValue("Hottest", "wallHero")
         self.devices = CaptionValue("Devices answering", "wallHero")
         self.alarms = CaptionValue("Active alarms", "wallHero")
-        for w in (self.hashrate, self.power, self.hottest, self.devices, self.alarms):
+        for w in (self.hashrate, self.tokens, self.power, self.hottest, self.devices,
+                  self.alarms):
             strip.addWidget(w, 1)
         lay.addLayout(strip)
         self.grid = QGridLayout()
@@ -101,6 +106,9 @@ class TotalsPage(QWidget):
         k = index[SITE]
         rate = _finite(float(stats["hashrate_ths"][k]))
         self.hashrate.set(units.hashrate(rate), "miners, now")
+        if self.has_inference:
+            self.tokens.set(units.tokens(_finite(float(stats["tokens_per_s"][k]))),
+                            "inference servers, now")
         power = _finite(float(stats["power_w"][k]))
         budget = s.site.power_budget_kw
         if budget:
@@ -121,14 +129,16 @@ class TotalsPage(QWidget):
         for gid, tile in self.tiles.items():
             k = index[gid]
             tile.duty.set_duty(self.duties.get(gid, UNKNOWN_DUTY))  # never the site file's
-            rate, util = (_finite(float(stats[n][k])) for n in ("hashrate_ths", "util_pct"))
+            rate, util, tps = (_finite(float(stats[n][k]))
+                               for n in ("hashrate_ths", "util_pct", "tokens_per_s"))
+            served = units.tokens(tps) if tps is not None else ""  # inference throughput
             if rate is None and util is not None:  # a GPU group
                 tile.rate.caption.set_text("GPU UTIL")
-                tile.rate.set(units.pct(util))
+                tile.rate.set(units.pct(util), served)
             else:  # miners, or a hybrid rack: its GPUs' utilisation underneath
                 tile.rate.caption.set_text("HASHRATE")
-                tile.rate.set(units.hashrate(rate),
-                              f"GPU util {units.pct(util)}" if util is not None else "")
+                under = [served, f"GPU util {units.pct(util)}" if util is not None else ""]
+                tile.rate.set(units.hashrate(rate), " · ".join(p for p in under if p))
             tile.power.set(units.power(_finite(float(stats["power_w"][k]))))
             hot = _finite(float(stats["temp_c"][k]))
             tile.temp.set(units.temp(hot), "", temp_colour(hot))
