@@ -101,7 +101,8 @@ class ConsoleView(QWidget):
         self.tabs.addTab(self.events_view, "Events")
         self.inference = InferencePanel(session, theme)
         self.tabs.addTab(self.inference, "Inference")
-        self.earnings = EarningsPanel(session, theme, duty_of=lambda g: self.tiles.states.get(g))
+        # the tiles' dict of journal duties; a bound dict method, no cycle back to this view
+        self.earnings = EarningsPanel(session, theme, duty_of=self.tiles.states.get)
         self.tabs.addTab(self.earnings, "Earnings")
 
         lay = QVBoxLayout(self)
