@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,30 +30,13 @@ OIDS = {f"{BASE}.1.0": ("unsigned", "98200"), f"{BASE}.2.0": ("unsigned", "10000
         f"{BASE}.4.0": ("integer", "3250"), f"{BASE}.5.0": ("integer", "24"),
         f"{BASE}.7.0": ("unsigned", "123456"), f"{BASE}.8.0": ("integer", "1")}
 
-PROFILE = f"""name = "bench-miner"
-kind = "miner"
-[metrics.hashrate_ths]
-oid = "{BASE}.1.0"
-scale = 0.001
-[metrics.hashrate_nominal_ths]
-oid = "{BASE}.2.0"
-scale = 0.001
-[metrics.power_w]
-oid = "{BASE}.4.0"
-[metrics.temp_inlet_c]
-oid = "{BASE}.5.0"
-[metrics.uptime_s]
-oid = "{BASE}.7.0"
-[metrics.state]
-oid = "{BASE}.8.0"
-map = {{ "1" = "mining", "2" = "sleeping" }}
-"""
+PROFILE = Path(__file__).resolve().parent / "profiles" / "bench-miner.toml"  # reads OIDS
 
 
 def write_site(folder: Path, port: int, devices: int, concurrency: int,
                engine: str = "auto") -> Path:
     (folder / "profiles").mkdir(parents=True, exist_ok=True)
-    (folder / "profiles" / "bench-miner.toml").write_text(PROFILE)
+    shutil.copyfile(PROFILE, folder / "profiles" / PROFILE.name)
     lines = ['[site]', 'name = "bench"', "poll_interval_s = 10",
              f"max_concurrency = {concurrency}", "snmp_timeout_s = 2", "snmp_retries = 1",
              f'snmp_engine = "{engine}"', "",

@@ -77,7 +77,7 @@ class FleetSnmpd(Snmpd):
 def write_fleet(folder: Path, agent: FleetSnmpd, devices: int, dead_frac: float,
                 interval: float, engine: str, concurrency: int) -> Path:
     (folder / "profiles").mkdir(parents=True, exist_ok=True)
-    (folder / "profiles" / "bench-miner.toml").write_text(PROFILE)
+    shutil.copyfile(PROFILE, folder / "profiles" / PROFILE.name)
     lines = ["[site]", 'name = "scale"', f"poll_interval_s = {interval}",
              f"max_concurrency = {concurrency}", "snmp_timeout_s = 2", "snmp_retries = 1",
              f'snmp_engine = "{engine}"', "",

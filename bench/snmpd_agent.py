@@ -1,31 +1,21 @@
-"""Start net-snmp's snmpd on loopback for benchmarks (tests use their own fixture)."""
+"""Start net-snmp's snmpd on loopback for benchmarks, with the overrides a
+bench asks for (the launch and readiness helpers are the tests' own)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 from pathlib import Path
 
-SNMPD = shutil.which("snmpd") or "/usr/sbin/snmpd"
+# the tests' agent helpers, one copy for both (benches run as scripts from bench/)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fixtures.ports import free_udp_port
+from tests.fixtures.snmpd import SNMPD, stop_process, wait_until_answers
 
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    """Terminate, then kill if it lingers: benches never leave agents behind."""
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+__all__ = ["Snmpd", "free_udp_port", "stop_process"]
 
 
 class Snmpd:
@@ -45,25 +35,19 @@ class Snmpd:
             lines.append(f"override {oid} {typ} {val}")
         (self.dir / "snmpd.conf").write_text("\n".join(lines) + "\n")
         env = dict(os.environ, SNMP_PERSISTENT_DIR=str(self.dir / "persist"), MIBS="")
-        self.proc = subprocess.Popen(
-            [SNMPD, "-f", "-Lo", "-C", "-c", str(self.dir / "snmpd.conf"),
-             "-p", str(self.dir / "pid"),
-             f"udp:{self.port}" if wildcard else f"udp:127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            r = subprocess.run(["snmpget", "-v2c", "-c", "public", "-t", "0.3", "-r", "0",
-                                f"{self.probe_host}:{self.port}", "1.3.6.1.2.1.1.3.0"],
-                               capture_output=True, text=True)
-            if r.returncode == 0:
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("snmpd did not answer within 15 s")
+        log = self.dir / "snmpd.log"
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [SNMPD, "-f", "-Lo", "-C", "-c", str(self.dir / "snmpd.conf"),
+                 "-p", str(self.dir / "pid"),
+                 f"udp:{self.port}" if wildcard else f"udp:127.0.0.1:{self.port}"],
+                stdout=out, stderr=subprocess.STDOUT, env=env,
+            )
+        try:
+            wait_until_answers(self.proc, probe_host, self.port, community, 15.0, "snmpd", log)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         stop_process(self.proc)
