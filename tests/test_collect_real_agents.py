@@ -368,7 +368,8 @@ def test_spoofed_request_id_reaches_another_request(hostile_agent: HostileAgent,
                                                     engine: str) -> None:
     """Deterministic: agent B (the hostile fixture in delay mode) answers
     correctly 1.5 s late; agent A answers 0.3 s late with request id + 1,
-    which is B's request. B's GET must still wait for B's own answer."""
+    which is B's request. B's GET must still wait for B's own answer: the
+    lean engine matches answers by request id and source address."""
     from opsconsole.collectors.poller import make_engine
     from opsconsole.collectors.snmp.engine import SnmpTarget
     from opsconsole.core.site import Credentials, Site
