@@ -110,7 +110,8 @@ def _fmt(v: MetricValue, width: int) -> str:
 
 NOT_REPORTED = "n/r"
 TABLE_COLUMNS = [("hashrate_ths", "TH/s"), ("power_w", "W"), ("temp_c", "°C"),
-                 ("fan_rpm", "fan"), ("util_pct", "util%"), ("state", "state")]
+                 ("fan_rpm", "fan"), ("util_pct", "util%"), ("tokens_per_s", "tok/s"),
+                 ("state", "state")]
 
 
 def _kw(w: float | None) -> str:
@@ -125,6 +126,8 @@ def _scope_line(e: dict[str, Any]) -> str:
     power = at_least(_kw(e["power_w"]), miss.get("power_w", 0))
     text = (f"{e['devices_ok']}/{e['devices_total']} ok  hashrate {rate}  power {power}"
             f"  max temp {_fmt(e['temp_c'], 0)} °C")
+    if e.get("tokens_per_s") is not None:
+        text += f"  tokens {_fmt(e['tokens_per_s'], 0)}/s"
     if e["efficiency_jth"] is not None:
         eff = f"{e['efficiency_jth']:.1f} J/TH"
         left = miss.get("efficiency_jth", 0)
@@ -137,7 +140,8 @@ def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: f
                contradictions: Mapping[str, Contradiction] | None = None) -> str:
     doc = poll_json(site, store, readings, cycle_s, states, contradictions)
     idw = max([len(d["id"]) for d in doc["devices"]] + [6])
-    head = f"{'device':<{idw}} {'group':<10} {'kind':<5} {'status':<11}" + "".join(
+    kw = max([len(d["kind"]) for d in doc["devices"]] + [5])
+    head = f"{'device':<{idw}} {'group':<10} {'kind':<{kw}} {'status':<11}" + "".join(
         f"{h:>9}" for _, h in TABLE_COLUMNS) + "  error"
     lines = [f"{doc['site']}  {doc['collected_at']}  cycle {doc['cycle_s']:.2f} s", head]
     silent = False
@@ -148,7 +152,7 @@ def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: f
             cells[1] = NOT_REPORTED.rjust(9)  # the firmware gives none: never estimated
             silent = True
         lines.append(
-            f"{d['id']:<{idw}} {d['group']:<10} {d['kind']:<5} {d['status']:<11}"
+            f"{d['id']:<{idw}} {d['group']:<10} {d['kind']:<{kw}} {d['status']:<11}"
             + "".join(cells) + (f"  {d['error']}" if d["error"] else "")
         )
     if silent:

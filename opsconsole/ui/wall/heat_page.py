@@ -19,6 +19,8 @@ from opsconsole.ui.wall.scale import WallScale
 
 _HEAT = [heat_color(k / 255) for k in range(256)]
 _DOWN = (STATUS_CODES["unreachable"], STATUS_CODES["error"])
+# cell labels that fit a cell: the scraped kinds' names are long
+_SHORT_KIND = {"gpu-host": "HOST", "inference": "LLM"}
 
 
 class HeatPage(QWidget):
@@ -121,7 +123,8 @@ class HeatPage(QWidget):
             elif temp is None or temp_rows is None or temp_rows[i] < 0:
                 colour = c["na"] if codes[i] else c["pending"]
                 if numbered and codes[i]:
-                    kinds.append((rect, s.devices[i].kind.upper()))
+                    kind = s.devices[i].kind
+                    kinds.append((rect, _SHORT_KIND.get(kind, kind.upper())))
             elif math.isnan(temp[i]):
                 colour = c["pending"]
             else:
