@@ -6,6 +6,7 @@ SQLite)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 from pathlib import Path
 
@@ -258,3 +259,33 @@ def test_history_writer_failure_is_a_fault(tmp_path: Path) -> None:
     [fault] = faults.current()
     assert fault.area == "history" and fault.path == tmp_path / "history.sqlite"
     assert "history is off" in fault.text
+
+
+def test_the_system_root_is_shared_by_its_group(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The .deb's /var/lib/opsconsole (set-group-id, group-writable): without
+    OPSCONSOLE_DATA_ROOT it is the default root, and the site folder and its
+    databases come out group-writable, so the wall's kiosk user shares them."""
+    import stat
+
+    from opsconsole.core import datadir
+
+    root = tmp_path / "var-lib-opsconsole"
+    root.mkdir()
+    root.chmod(0o2775)
+    monkeypatch.delenv("OPSCONSOLE_DATA_ROOT")
+    monkeypatch.setattr(datadir, "SYSTEM_ROOT", root)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user"))
+    old = os.umask(0o022)  # a login's usual umask: files would be 0644
+    try:
+        choice = resolve_data_dir(make_site())
+        assert choice.path.parent == root
+        Journal.in_dir(choice.path).close()
+        AlarmLog.in_dir(choice.path).close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(choice.path.stat().st_mode) == 0o2775
+    for name in ("duty.sqlite", "alarms.sqlite"):
+        assert (choice.path / name).stat().st_mode & 0o060 == 0o060, name
+    monkeypatch.setattr(datadir, "SYSTEM_ROOT", tmp_path / "absent")
+    assert resolve_data_dir(make_site()).path.parent == tmp_path / "user" / "opsconsole" / "sites"
