@@ -49,3 +49,41 @@ def test_out_of_range_options_exit_2(args: tuple[str, ...], option: str, tmp_pat
     no_traceback(p)
     [err] = [ln for ln in p.stderr.splitlines() if "error:" in ln]
     assert f"argument {option}" in err and ("out of range" in err or "not a" in err), err
+
+
+def test_plan_read_only_says_a_set_would_be_refused(sim_site: SimSite, tmp_path: Path) -> None:
+    common = ["--config", str(sim_site.config_path), "--data-dir", str(tmp_path)]
+    p = cli("duty", "plan", "row-a", "idle", "--read-only", *common, timeout=60)
+    assert p.returncode == 4, p.stderr
+    assert "REFUSED: read-only mode" in p.stdout and "a set would be refused" in p.stdout
+    assert "idle" in p.stdout.splitlines()[0]  # the plan itself is still shown
+    no_traceback(p)
+
+
+def test_retry_on_a_healthy_group_has_nothing_to_retry(sim_site: SimSite, tmp_path: Path) -> None:
+    common = ["--config", str(sim_site.config_path), "--data-dir", str(tmp_path)]
+    done = cli("duty", "set", "row-a", "idle", "--yes", *common, timeout=120)
+    assert done.returncode == 0, done.stderr
+    p = cli("duty", "retry", "row-a", "--yes", *common, timeout=60)
+    assert p.returncode == 4, p.stderr
+    first = p.stdout.splitlines()[0]
+    assert first.startswith("retry row-a: idle -> idle"), first  # no made-up direction
+    assert "nothing to retry: group row-a is ok in idle" in p.stdout
+    no_traceback(p)
+
+
+def test_audit_of_an_unknown_group(sim_site: SimSite, tmp_path: Path) -> None:
+    p = cli("audit", "--group", "nope", "--config", sim_site.config_path, "--data-dir", tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.strip().startswith('opsconsole audit: unknown group "nope" (groups: row-a')
+    ok = cli("audit", "--group", "row-a", "--config", sim_site.config_path, "--data-dir", tmp_path)
+    assert ok.returncode == 0 and "no duty switches recorded" in ok.stdout
+
+
+def test_sigterm_ends_a_command_with_143(sim_site: SimSite, tmp_path: Path) -> None:
+    """As the README lists it: a poll ended by SIGTERM exits 128 + 15 in a shell."""
+    p = subprocess.run(["sh", "-c", f'"{sys.executable}" -m opsconsole poll --config '
+                        f'"{sim_site.config_path}" --data-dir "{tmp_path}" >/dev/null 2>&1 & '
+                        'pid=$!; sleep 3; kill -TERM $pid; wait $pid'],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert p.returncode == 143, (p.returncode, p.stderr)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from opsconsole.cli.argtypes import int_range
-from opsconsole.cli.common import EXIT_OK, load_site_or_exit
+from opsconsole.cli.common import EXIT_OK, EXIT_USAGE, load_site_or_exit
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -36,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
             records = journal.audit(args.group, args.limit)
         finally:
             journal.close()
+    if args.group and site.group(args.group) is None and not records:
+        known = ", ".join(g.id for g in site.groups)
+        print(f'opsconsole audit: unknown group "{args.group}" (groups: {known})',
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.format == "json":
         print(json.dumps({"site": site.name, "records": records}, indent=2))
         return EXIT_OK

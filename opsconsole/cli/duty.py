@@ -148,7 +148,11 @@ async def _act(args: argparse.Namespace, site: Site, ctl: DutyController, poller
                       "rollback": ctl.plan_rollback}[cmd](args.group, measured)
     print("\n".join(plan.summary_lines()), flush=True)
     if cmd == "plan":
-        return EXIT_REFUSED if plan.refusals else EXIT_OK
+        if ctl.read_only:  # the plan is what a set would do; the set itself would be refused
+            from opsconsole.core.duty import READ_ONLY
+
+            print(f"  REFUSED: {READ_ONLY}: a set would be refused", flush=True)
+        return EXIT_REFUSED if plan.refusals or ctl.read_only else EXIT_OK
     if plan.refusals or ctl.read_only:
         res = await ctl.execute(plan)  # refuses, and the refusal is audited
         print(f"refused: {res.message}", file=sys.stderr)

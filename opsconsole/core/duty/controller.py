@@ -179,13 +179,14 @@ class DutyController:
                         measured_kw=measured)
             self._check(plan)
             return plan
+        want = INTERRUPTED if kind == RESUME else DEGRADED
+        if st.status != want:  # no direction to show: the group stays where it is
+            plan = Plan(group_id, st.duty, st.duty, kind, measured_kw=measured)
+            plan.refusals.append(f"nothing to {kind}: group {group_id} is {st.status} in "
+                                 f"{st.duty} (only a {want} group can {kind})")
+            return plan
         plan = Plan(group_id, parent["from_duty"], parent["to_duty"], kind,
                     parent_id=parent["id"], measured_kw=measured)
-        want = INTERRUPTED if kind == RESUME else DEGRADED
-        if st.status != want:
-            plan.refusals.append(f"group {group_id} is {st.status}, not {want}: nothing to "
-                                 f"{kind}")
-            return plan
         results = {s.pos: s for s in self.journal.step_results(parent["id"])}
         from_pos = parent["last_step"] + 1 if kind == RESUME else 0
         steps, carried, problem = planner.remaining_steps(
