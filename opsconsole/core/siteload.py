@@ -181,7 +181,8 @@ class _SiteLoader:
         self._check_devices()
         check_rule_refs(alarms.rules, {str(t.get("id")) for _i, t in raw_groups},
                         set(self.devices), self.p)
-        built = [self._finish_group(g) for g in groups]
+        every = {did: e.device for did, e in self.devices.items()}  # once, not per group
+        built = [self._finish_group(g, every) for g in groups]
         if self.p or settings is None:
             return None
         return Site(
@@ -599,10 +600,9 @@ class _SiteLoader:
             out[duty] = [(f"{join(dpath, duty)}[{i}]", st) for i, st in steps]
         return out
 
-    def _finish_group(self, raw: _RawGroup) -> Group:
+    def _finish_group(self, raw: _RawGroup, every: dict[str, Device]) -> Group:
         members = {e.device.id: e.device for e in raw.devices if e.device.id}
-        ctx = StepContext(self.p, raw.id, members,
-                          {did: e.device for did, e in self.devices.items()}, self.profiles)
+        ctx = StepContext(self.p, raw.id, members, every, self.profiles)
         duties = {}
         for duty, steps in raw.duties.items():
             built = [check_step(ctx, t, path) for path, t in steps]
