@@ -112,12 +112,12 @@ def run_gui(args: argparse.Namespace) -> int:
 
     if demo:
         win.open_demo()
-    elif config is not None:
-        if not win.open_file(config, preloaded):
-            win.show_first_run()
+    elif preloaded is not None:
+        win.open_file(config, preloaded)
+    elif config is not None:  # parsed off the GUI thread: the first frame never waits on it
+        win.open_file_in_background(config)
     elif settings.last_site is not None and settings.last_site.exists() and shot is None:
-        if not win.open_file(settings.last_site):
-            win.show_first_run()
+        win.open_file_in_background(settings.last_site)
     else:
         win.show_first_run()
 

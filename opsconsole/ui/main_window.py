@@ -35,7 +35,9 @@ from opsconsole.ui.duty.client import DutyClient
 from opsconsole.ui.duty.coordinator import DutyCoordinator
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.settings import Settings
+from opsconsole.ui.site_watch import SiteFileWatch
 from opsconsole.ui.views.first_run import FirstRunPage, StartingPage
+from opsconsole.ui.views.tiles import MAX_TILES
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self.console: ConsoleView | None = None
         self.source: str = ""
         self.dialog: ProblemsDialog | None = None  # the last problems dialog shown
+        self.loader: SiteFileWatch | None = None  # a site file being read off the GUI thread
         self._demo = False
         self.setWindowTitle("opsconsole")
         self.stack = QStackedWidget()
@@ -147,8 +150,16 @@ class MainWindow(QMainWindow):
         if self.duty is None:
             m.addAction("No site with duty switching open").setEnabled(False)
             return
-        for g in self.duty.session.site.groups:
-            m.addMenu(self.duty.menu_for(g.id, m))
+        groups = self.duty.session.site.groups
+        selected = self.console.tiles.selected if self.console is not None else None
+        listed = [g.id for g in groups[:MAX_TILES]]
+        if selected is not None and selected not in listed:
+            listed.insert(0, selected)  # found with the strip's "Find group" box
+        for gid in listed:
+            m.addMenu(self.duty.menu_for(gid, m))
+        if len(groups) > MAX_TILES:  # thousands of submenus would freeze the menu
+            m.addAction(f"+{len(groups) - MAX_TILES} more groups: select one with "
+                        "\"Find group\" in the tile strip").setEnabled(False)
         m.addSeparator()
         m.addAction("&Audit log…", self.duty.open_audit)
 
@@ -192,6 +203,27 @@ class MainWindow(QMainWindow):
         self.settings.last_site = path
         self.start_site(site, source=str(path))
         return True
+
+    def open_file_in_background(self, path: Path) -> None:
+        """Like open_file, with the parsing on a helper thread: the window
+        draws at once ("Reading …") whatever the file's size."""
+        if self.loader is not None:
+            self.loader.close()
+            self.loader.deleteLater()
+        self.loader = SiteFileWatch(path, load_site_file, parent=self)
+        self.loader.loaded.connect(lambda site, p=path: self.open_file(p, site))
+        self.loader.problems.connect(lambda lines, p=path: self._on_load_problems(p, lines))
+        self.starting.set_text(f"Reading {path}…")
+        self.stack.setCurrentWidget(self.starting)
+        self.status_source.setText(str(path))
+        self.loader.load_now()
+
+    def _on_load_problems(self, path: Path, lines: list[str]) -> None:
+        if self.loader is not None:
+            self.loader.close()  # the console does not watch: the operator opens it again
+        self.show_first_run()
+        self.show_problems(config_errors_dialog(path, lines, self))
+        self.site_failed.emit("; ".join(lines[:1]))
 
     def open_demo(self) -> bool:
         try:
@@ -293,6 +325,8 @@ class MainWindow(QMainWindow):
 
     def close_site(self) -> None:
         """Stop the collector (joins its thread) and drop the views."""
+        if self.loader is not None:  # a file still being read is not opened after all
+            self.loader.close()
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge.deleteLater()

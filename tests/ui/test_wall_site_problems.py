@@ -13,9 +13,9 @@ import pytest
 from PySide6.QtGui import QColor, QImage
 
 from opsconsole.core.siteload import load_site
+from opsconsole.ui.site_watch import SiteFileWatch
 from opsconsole.ui.wall.problem_page import ZWSP
 from opsconsole.ui.wall.run import DEFAULT_CONFIG
-from opsconsole.ui.wall.site_watch import SiteFileWatch
 from opsconsole.ui.wall.window import WallWindow
 from tests.ui.test_wall_screenshot import screen_file
 from tests.ui.wall_support import RuntimeLog

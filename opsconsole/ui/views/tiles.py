@@ -1,7 +1,12 @@
 """One tile per rack group: duty badge, hashrate (and tokens/s where inference
 servers report), power, hottest, ok/total.
 Clicking a tile selects the group (clicking it again clears the selection);
-its "⋯" button and its context menu ask for the group's duty menu."""
+its "⋯" button and its context menu ask for the group's duty menu.
+
+A site file may hold thousands of groups: the strip builds tiles for the
+first MAX_TILES only (each tile is a dozen widgets, and laying out thousands
+of them held the console back for minutes); a "Find group" box at its end
+selects any other group by id or name."""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
+    QCompleter,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QScrollArea,
     QSizePolicy,
     QToolButton,
@@ -26,6 +33,7 @@ from opsconsole.ui.theme import UNKNOWN_DUTY, Theme, duty_label
 
 DUTY_STATES = ("mining", "inference", "idle", "switching", "degraded", "interrupted",
                UNKNOWN_DUTY)
+MAX_TILES = 100  # groups with a tile; the rest are found by id or name
 UNKNOWN_TIP = ("The duty comes from the duty journal, which has not answered (or cannot be "
                "read): the site file's starting duty may be out of date")
 
@@ -104,6 +112,41 @@ class GroupTile(QFrame):
         super().mouseReleaseEvent(ev)
 
 
+class MoreGroups(QFrame):
+    """The end of a capped strip: how many groups have no tile, and a box
+    that finds one (completion on ids and names) and selects it."""
+
+    chosen = Signal(str)
+
+    def __init__(self, groups: dict[str, str], hidden: int, theme: Theme,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.groups = groups  # "id — name" -> id, every group of the site
+        lay = QGridLayout(self)
+        lay.setContentsMargins(8, 5, 8, 5)
+        self.label = QLabel(f"<b>+{hidden} more groups</b>")
+        self.find = QLineEdit()
+        self.find.setPlaceholderText("Find group (id or name)")
+        self.find.setClearButtonEnabled(True)
+        completer = QCompleter(list(groups), self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.find.setCompleter(completer)
+        completer.activated.connect(self._pick)
+        self.find.returnPressed.connect(lambda: self._pick(self.find.text()))
+        lay.addWidget(self.label, 0, 0)
+        lay.addWidget(self.find, 1, 0)
+        self.setStyleSheet(f"MoreGroups {{ background: {theme.base}; "
+                           f"border: 1px solid {theme.border}; border-radius: 4px; }}")
+
+    def _pick(self, text: str) -> None:
+        text = text.strip()
+        gid = self.groups.get(text) or next(
+            (g for g in self.groups.values() if g == text), None)
+        if gid is not None:
+            self.chosen.emit(gid)
+
+
 class GroupTiles(QScrollArea):
     group_selected = Signal(object)  # group id, or None for the whole site
     duty_menu_requested = Signal(str, QPoint)
@@ -123,7 +166,8 @@ class GroupTiles(QScrollArea):
         site_tile = GroupTile(SITE, "Whole site", theme)
         site_tile.badge.hide()
         self.tiles[SITE] = site_tile
-        for g in session.site.groups:
+        groups = session.site.groups
+        for g in groups[:MAX_TILES]:
             self.tiles[g.id] = GroupTile(g.id, g.name, theme)
             self.tiles[g.id].setToolTip(f"{g.id}: {len(g.devices)} devices")
         self.states: dict[str, str] = {}  # badge overrides from the duty controller
@@ -131,6 +175,12 @@ class GroupTiles(QScrollArea):
             t.clicked.connect(self._on_click)
             t.menu_requested.connect(self.duty_menu_requested)
             lay.addWidget(t)
+        self.more: MoreGroups | None = None
+        if len(groups) > MAX_TILES:
+            self.more = MoreGroups({f"{g.id} — {g.name}": g.id for g in groups},
+                                   len(groups) - MAX_TILES, theme)
+            self.more.chosen.connect(self.select)
+            lay.addWidget(self.more)
         lay.addStretch(1)
         self.setWidget(inner)
         self.selected: str | None = None
@@ -146,6 +196,8 @@ class GroupTiles(QScrollArea):
         self.selected = gid
         for key, t in self.tiles.items():
             t.set_selected(key == (gid or SITE))
+        if self.more is not None:  # a group without a tile: the box says which
+            self.more.find.setText("" if gid is None or gid in self.tiles else gid)
         self.group_selected.emit(gid)
 
     def set_duty(self, gid: str, duty: str) -> None:

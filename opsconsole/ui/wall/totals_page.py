@@ -1,6 +1,11 @@
 """Page "totals": the site's big numbers (tokens/s beside hashrate where
 inference servers report) and one tile per rack group (duty, hashrate or GPU
-utilisation with tokens/s, power, hottest, ok/total)."""
+utilisation with tokens/s, power, hottest, ok/total).
+
+A site of more than MAX_TILES groups gets MAX_TILES - 1 group tiles and one
+"+N more groups" tile: the tiles go to the groups in trouble first (most
+devices down), the rest in file order, so a wall never hides a sick group
+behind a healthy one; the last tile counts what it leaves out."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import UNKNOWN_DUTY, Theme
 from opsconsole.ui.wall.scale import WallScale
 from opsconsole.ui.wall.widgets import CaptionValue, DutyPill, WallLabel
+
+MAX_TILES = 48  # a 7 x 7 grid is the most a room can read
 
 
 def _finite(v: float) -> float | None:
@@ -73,14 +80,41 @@ class TotalsPage(QWidget):
         lay.addLayout(strip)
         self.grid = QGridLayout()
         groups = session.site.groups
-        cols = max(1, math.ceil(math.sqrt(len(groups))))
-        self.tiles: dict[str, GroupTile] = {}
-        for k, g in enumerate(groups):
-            tile = GroupTile(g.name, theme)
-            self.tiles[g.id] = tile
+        capped = len(groups) > MAX_TILES
+        slots = MAX_TILES - 1 if capped else len(groups)
+        cols = max(1, math.ceil(math.sqrt(slots + capped)))
+        self.slots = [GroupTile("", theme) for _ in range(slots)]  # reused, never rebuilt
+        for k, tile in enumerate(self.slots):
             self.grid.addWidget(tile, k // cols, k % cols)
+        self.more: GroupTile | None = None
+        if capped:
+            self.more = GroupTile("", theme)
+            self.more.duty.hide()
+            self.grid.addWidget(self.more, slots // cols, slots % cols)
+        self.tiles: dict[str, GroupTile] = {}  # group id -> the tile showing it now
+        self._assign(list(range(slots)))
         lay.addLayout(self.grid, 1)
         self.duties: dict[str, str] = {}  # the journal's, from the read-only duty controller
+
+    def _assign(self, group_indices: list[int]) -> None:
+        groups = self.session.site.groups
+        self.tiles = {}
+        for tile, k in zip(self.slots, group_indices, strict=True):
+            g = groups[k]
+            tile.title.set_text(g.name)
+            self.tiles[g.id] = tile
+
+    def _choose(self, down: np.ndarray) -> list[int]:
+        """Group indices for the tiles: most devices down first, then file order;
+        shown in file order (a tile moves only when trouble starts or ends)."""
+        n = len(self.slots)
+        sick = [int(k) for k in np.argsort(-down, kind="stable") if down[k] > 0][:n]
+        chosen = set(sick)
+        for k in range(len(down)):
+            if len(chosen) >= n:
+                break
+            chosen.add(k)
+        return sorted(chosen)
 
     def apply_scale(self, s: WallScale) -> None:
         m = s.px(0.8)
@@ -88,7 +122,7 @@ class TotalsPage(QWidget):
         self._lay.setSpacing(s.px(0.8))
         self._strip.setSpacing(s.px(1.5))
         self.grid.setSpacing(s.px(0.6))
-        for t in self.tiles.values():
+        for t in [*self.slots, *([self.more] if self.more else [])]:
             t.apply_scale(s)
 
     def refresh(self) -> None:
@@ -126,6 +160,21 @@ class TotalsPage(QWidget):
         n_alarms, n_dev = len(active), len({a.device for a in active})
         self.alarms.set(str(n_alarms), f"on {n_dev} device{'s' * (n_dev != 1)}" if n_alarms
                         else "none", t.bad if n_alarms else t.ok)
+        if self.more is not None:
+            groups_down = stats["down"][1:].astype(np.int64)
+            chosen = self._choose(groups_down)
+            self._assign(chosen)
+            rest = np.ones(len(groups_down), dtype=bool)
+            rest[chosen] = False
+            n_rest = int(rest.sum())
+            ok, total = int(stats["ok"][1:][rest].sum()), int(stats["total"][1:][rest].sum())
+            sick = int((groups_down[rest] > 0).sum())
+            self.more.title.set_text(f"+{n_rest} more groups")
+            self.more.ok.set(f"{ok}/{total}", f"{sick} groups with devices down" if sick
+                             else "", t.warn if sick else None)
+            power = stats["power_w"][1:][rest]
+            power = power[np.isfinite(power)]  # groups with no power reading add nothing
+            self.more.power.set(units.power(float(power.sum())) if power.size else units.NA)
         for gid, tile in self.tiles.items():
             k = index[gid]
             tile.duty.set_duty(self.duties.get(gid, UNKNOWN_DUTY))  # never the site file's

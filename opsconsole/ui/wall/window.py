@@ -8,7 +8,7 @@ is restarted with back-off, and the same session (history, alarms) carries
 on when the site comes back with the same devices. It never goes black: a
 site file it cannot load (missing, invalid, corrupt, or none given) fills the
 screen with the file and its problems, and the wall starts by itself once
-the file is fixed (ui/wall/site_watch.py)."""
+the file is fixed (ui/site_watch.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from opsconsole.ui import units
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
 from opsconsole.ui.main_window import load_site_file, make_demo_site
 from opsconsole.ui.session import SiteSession
+from opsconsole.ui.site_watch import CHECK_S, SiteFileWatch
 from opsconsole.ui.wall.alarms_page import AlarmsPage
 from opsconsole.ui.wall.charts_page import ChartsPage
 from opsconsole.ui.wall.duty_states import ReadOnlyDutyStates
@@ -41,7 +42,6 @@ from opsconsole.ui.wall.heat_page import HeatPage
 from opsconsole.ui.wall.problem_page import SiteProblemPage, breakable
 from opsconsole.ui.wall.rotation import PageRotator
 from opsconsole.ui.wall.scale import WallScale
-from opsconsole.ui.wall.site_watch import CHECK_S, SiteFileWatch
 from opsconsole.ui.wall.style import style_sheet
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.widgets import WallLabel

@@ -1,10 +1,11 @@
-"""The wall's site file, loaded off the GUI thread and watched while broken.
+"""A site file loaded off the GUI thread, and watched while broken.
 
-A wall that cannot load its site file shows why and keeps checking: every
-CHECK_S it compares the file's signature (and its `profiles/` folder's) with
-the one of the failed load, and loads again only when something changed. The
-load runs on a helper thread, so a big file, or a file that blocks (a FIFO),
-never freezes the window: the page keeps saying what it is waiting for."""
+The load runs on a helper thread, so a big file (20,000 devices parse in
+seconds), or a file that blocks (a FIFO), never holds back the first frame or
+freezes the window. The console loads once; the wall, when the file cannot
+be loaded, keeps checking: every CHECK_S it compares the file's signature
+(and its `profiles/` folder's) with the one of the failed load, and loads
+again only when something changed."""
 
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ class SiteFileWatch(QObject):
         self.checks += 1
         self.checked_at = time.time()
         if signature(self.path) != self._last:
-            log.info("wall: %s changed; loading it again", self.path)
+            log.info("%s changed; loading it again", self.path)
             self.load_now()
 
     def close(self) -> None:
