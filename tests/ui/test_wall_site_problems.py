@@ -132,7 +132,7 @@ def test_watch_loads_only_on_change(qtbot, tmp_path):
     assert len(loads) == 1, "an unchanged file is not parsed again"
     profiles = tmp_path / "profiles"
     profiles.mkdir()  # a profiles folder appearing can fix a site: load again
-    qtbot.waitUntil(lambda: len(loads) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(loads) == 2 and len(got) == 2, timeout=10_000)
     path.write_text(GOOD)
     qtbot.waitUntil(lambda: len(got) == 3 and not isinstance(got[-1], list), timeout=10_000)
     assert got[-1].name == "Fixed site"
