@@ -79,7 +79,10 @@ class DutyController:
         self._runs: dict[str, _Run] = {}
         self._site_lock: asyncio.Lock | None = None
         self._listeners: list[Progress] = []
-        journal.recover()  # switches whose process died: interrupted
+        # switches whose process died become interrupted at the first look,
+        # not here: the constructor may run on a GUI thread, and recovery
+        # writes (it may wait for another process's lock)
+        self._recovered = False
 
     # -- state ------------------------------------------------------------------
 
@@ -92,11 +95,17 @@ class DutyController:
 
     def state(self, group_id: str) -> GroupState:
         """The group's duty and status (ok | switching | degraded | interrupted)."""
+        if not self._recovered:
+            self._recover()
         return self.journal.group_state(group_id, self.group(group_id).duty)
 
     def states(self) -> dict[str, GroupState]:
-        self.journal.recover()
+        self._recover()
         return {g.id: self.state(g.id) for g in self.site.groups}
+
+    def _recover(self) -> None:
+        self.journal.recover()
+        self._recovered = True
 
     def running(self, group_id: str) -> bool:
         return group_id in self._runs
@@ -130,7 +139,7 @@ class DutyController:
         g = self.group(group_id)
         if duty not in DUTIES:
             raise DutyError(f'unknown duty "{duty}" (one of {", ".join(DUTIES)})')
-        self.journal.recover()
+        self._recover()
         st = self.state(group_id)
         plan = Plan(group_id, st.duty, duty, SWITCH, planner.full_steps(g, duty),
                     measured_kw=dict(measured_kw) if measured_kw is not None else None)
@@ -165,7 +174,7 @@ class DutyController:
     def _plan_recovery(self, group_id: str, kind: str,
                        measured_kw: Mapping[str, float] | None) -> Plan:
         g = self.group(group_id)
-        self.journal.recover()
+        self._recover()
         st = self.state(group_id)
         parent = self.journal.switch(st.switch_id) if st.switch_id is not None else None
         measured = dict(measured_kw) if measured_kw is not None else None
