@@ -198,3 +198,45 @@ def test_a_reflashed_miner_is_detected_again():
     assert r1.metrics["firmware"] == "antminer"
     assert r2.status is Status.ERROR  # antminer's commands give nothing usable
     assert r3.status is Status.OK and r3.metrics["firmware"] == "whatsminer", (r3.status, r3.error)
+
+
+def test_a_site_of_replayed_miners_reads_right():
+    """One poll of a site: every captured family side by side through the
+    poller, plus a dead miner, which is unreachable."""
+    from opsconsole.collectors.poller import Poller
+    from opsconsole.core.site import Group, Site
+
+    folders = {"ant": ("antminer", True), "lux": ("luxos", True),
+               "wm1": ("whatsminer_v1", False), "wm2": ("whatsminer_v2", False),
+               "ava": ("avalon", True)}
+
+    async def main():
+        servers = {k: await serve(captures(f), joins=j) for k, (f, j) in folders.items()}
+        dead = await serve({})
+        dead_port = dead.port
+        await dead.stop()
+        devs = [api_device(s.port, k) for k, s in servers.items()]
+        devs.append(api_device(dead_port, "dead", timeout_s=1.0))
+        site = Site(name="t", path=None, groups=(Group("g", "g", "mining", tuple(devs)),))
+        poller = Poller(site, lambda batch: None)
+        try:
+            return {r.device: r for r in await poller.poll_once()}
+        finally:
+            await poller.close()
+            for s in servers.values():
+                await s.stop()
+
+    got = asyncio.run(main())
+    want = {  # (firmware, TH/s, hottest °C, slowest fan rpm, power W or None)
+        "ant": ("antminer", 110.56689, 78.0, 5040.0, None),
+        "lux": ("luxos", 59.75606, 47.0, 1920.0, 1051.0),
+        "wm1": ("whatsminer", 70.668115, 92.5, 6450.0, 3427.0),
+        "wm2": ("whatsminer", 124.5, 81.0, 5280.0, 3200.0),
+        "ava": ("avalon", 0.0, 27.0, 0.0, 146.0),
+    }
+    for dev, (fw, rate, hot, fan, power) in want.items():
+        m = got[dev].metrics
+        assert got[dev].status is Status.OK, (dev, got[dev].error)
+        assert (m["firmware"], m["temp_c"], m["fan_rpm"], m.get("power_w")) == (fw, hot, fan, power)
+        assert m["hashrate_ths"] == pytest.approx(rate, abs=1e-5)
+    assert got["dead"].status is Status.UNREACHABLE and got["dead"].metrics == {}
