@@ -289,3 +289,8 @@ def test_the_system_root_is_shared_by_its_group(tmp_path: Path,
         assert (choice.path / name).stat().st_mode & 0o060 == 0o060, name
     monkeypatch.setattr(datadir, "SYSTEM_ROOT", tmp_path / "absent")
     assert resolve_data_dir(make_site()).path.parent == tmp_path / "user" / "opsconsole" / "sites"
+
+
+def test_an_empty_journal_file_has_no_switches_yet(tmp_path: Path) -> None:
+    (tmp_path / "duty.sqlite").write_bytes(b"")  # created, schema not written yet
+    assert read_group_states(make_site(), tmp_path)["row-a"].duty == "mining"

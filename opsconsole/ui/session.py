@@ -25,8 +25,8 @@ from opsconsole.core.alarms import Alarm, AlarmThresholds, AlarmTracker, Event, 
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 from opsconsole.core.storage import StorageFaults
+from opsconsole.core.store import SITE, LiveStore
 from opsconsole.core.store import STATUS_CODES as store_status_codes
-from opsconsole.core.store import LiveStore
 
 SLICE = 1000  # readings per event-loop turn
 GIL_SWITCH_S = 0.001  # the collector and history threads share the GIL with the GUI
@@ -208,17 +208,9 @@ class SiteSession(QObject):
         return out
 
     def efficiency_jth(self, group: str | None = None) -> float | None:
-        """Miner power over miner hashrate (W per TH/s = J/TH), answering miners only."""
-        power = self.store.current.get("power_w")
-        rate = self.store.current.get("hashrate_ths")
-        if power is None or rate is None:
-            return None
-        m = self.kinds == "miner"
-        if group is not None:
-            m &= self.store.group_idx == self.store.scope_index[group]
-        both = m & ~np.isnan(power) & ~np.isnan(rate)
-        total = float(rate[both].sum())
-        return float(power[both].sum()) / total if total > 0 else None
+        """Miner power over miner hashrate (W per TH/s = J/TH), answering miners
+        only (LiveStore.efficiency_jth also says how many miners it left out)."""
+        return self.store.efficiency_jth(group or SITE)[0]
 
     # -- alarms you can act on, history ------------------------------------------------
     def group_power(self) -> dict[str, float | None]:

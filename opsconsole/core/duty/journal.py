@@ -147,6 +147,10 @@ def read_group_states(site: Site, data_dir: Path) -> dict[str, GroupState]:
                           "s.from_duty, s.to_duty, s.last_step, s.steps_total, s.host, s.pid, "
                           "s.status AS sw_status FROM group_state g "
                           "LEFT JOIN switches s ON s.id = g.switch_id").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # an empty file (just created elsewhere): no switch yet
+            return states
+        raise storage_error(exc, path, SWITCHING_AREA) from None
     except sqlite3.Error as exc:
         raise storage_error(exc, path, SWITCHING_AREA) from None
     finally:
