@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 from opsconsole.collectors.dcgm import parse_dcgm
-from opsconsole.collectors.http_scrape import ScrapeError, parse_samples
+from opsconsole.collectors.http_scrape import (
+    ScrapeError,
+    parse_samples,
+    parse_samples_shared_labels,
+)
 from opsconsole.collectors.inference import CounterRate, detect, quantile
 from opsconsole.collectors.poller import Poller
 from opsconsole.core.errors import ConfigError
@@ -87,6 +91,26 @@ def test_gddr_zero_and_dcgm_blank_are_missing() -> None:
     assert rows["GPU-a"].metrics()["mem_temp_c"] == 50.0
     assert "mem_temp_c" not in rows["GPU-b"].metrics()  # 0 on a GDDR card: no sensor
     assert "temp_c" not in rows["GPU-b"].metrics()  # DCGM's int64 blank
+
+
+@pytest.mark.parametrize("text", [
+    REAL_T4,
+    dcgm_text(list(enumerate(uuids(8)))),
+    # label values with braces, escaped quotes and a backslash; an unlabelled sample
+    'DCGM_FI_DEV_GPU_TEMP{gpu="0",UUID="GPU-x",modelName="odd } { \\"name\\" \\\\"} 41\n'
+    'DCGM_FI_DEV_GPU_TEMP{gpu="1",UUID="GPU-y",modelName="plain"} 42 1700000000000\n'
+    "DCGM_FI_DEV_COUNT 2\n",
+])
+def test_shared_label_parse_equals_the_plain_parse(text: str) -> None:
+    lines = text.splitlines()
+    plain = parse_samples("\n".join(ln for ln in lines if not ln.startswith("#")) + "\n")
+    assert parse_samples_shared_labels(lines) == plain
+    assert len(plain) >= 3
+
+
+def test_shared_label_parse_rejects_a_bad_label_block() -> None:
+    with pytest.raises(ScrapeError):
+        parse_samples_shared_labels(['DCGM_FI_DEV_GPU_TEMP{gpu="0",UUID=GPU-x} 41'])
 
 
 @pytest.mark.parametrize("text", ["<html><body>502 Bad Gateway</body></html>",

@@ -11,7 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from opsconsole.collectors.http_scrape import DEFAULT_TIMEOUT_S, ScrapeError, Scraper, parse_samples
+from opsconsole.collectors.http_scrape import (
+    DEFAULT_TIMEOUT_S,
+    ScrapeError,
+    Scraper,
+    parse_samples,
+    parse_samples_shared_labels,
+)
 from opsconsole.core.readings import MetricValue, Reading, Status
 from opsconsole.core.site import Device
 
@@ -66,12 +72,23 @@ class GpuRow:
         return out
 
 
+# Lines of the fields we read: the parser (pure Python, ~50 us a line here) only
+# sees those. A real page carries as many fields again (profiling, NVLink, ...).
+_WANTED = tuple(dict.fromkeys((*FIELDS, *_FB_PARTS)))
+
+
 def parse_dcgm(text: str) -> dict[str, GpuRow]:
     """GPUs by UUID from a dcgm-exporter page. MIG instances repeat their
-    GPU's device fields; the GPU's own row (no GPU_I_ID) wins, else the first."""
+    GPU's device fields; the GPU's own row (no GPU_I_ID) wins, else the first.
+    A page with none of our fields goes whole through the parser, so garbage
+    is named as such (ScrapeError) rather than as "no GPU"."""
+    lines = [ln for ln in text.splitlines() if ln.startswith(_WANTED)]
+    samples = parse_samples_shared_labels(lines) if lines else []
+    if not samples:
+        samples = parse_samples(text)  # raises on garbage
     rows: dict[str, GpuRow] = {}
     mig_first: dict[tuple[str, str], bool] = {}
-    for name, labels, value in parse_samples(text):
+    for name, labels, value in samples:
         if not name.startswith("DCGM_FI_"):
             continue
         if name.endswith("_total") and name[:-6] in FIELDS:
