@@ -32,7 +32,8 @@ from aiohttp import web
 hosts, base = int(sys.argv[1]), int(sys.argv[2])
 FIELDS = [("DCGM_FI_DEV_SM_CLOCK", "gauge", 1980), ("DCGM_FI_DEV_MEM_CLOCK", "gauge", 2619),
           ("DCGM_FI_DEV_MEMORY_TEMP", "gauge", 55), ("DCGM_FI_DEV_GPU_TEMP", "gauge", 61),
-          ("DCGM_FI_DEV_POWER_USAGE", "gauge", 612.5), ("DCGM_FI_DEV_POWER_MGMT_LIMIT", "gauge", 700),
+          ("DCGM_FI_DEV_POWER_USAGE", "gauge", 612.5),
+          ("DCGM_FI_DEV_POWER_MGMT_LIMIT", "gauge", 700),
           ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", 123456789012),
           ("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "counter", 0), ("DCGM_FI_DEV_GPU_UTIL", "gauge", 97),
           ("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", 41), ("DCGM_FI_DEV_XID_ERRORS", "gauge", 0),
