@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QStackedWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -26,6 +27,7 @@ from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
+from opsconsole.core.storage import SWITCHING, StorageError
 from opsconsole.ui import services, units
 from opsconsole.ui import theme as themes
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
@@ -33,6 +35,7 @@ from opsconsole.ui.console import ConsoleView
 from opsconsole.ui.dialogs import ProblemsDialog, config_errors_dialog
 from opsconsole.ui.duty.client import DutyClient
 from opsconsole.ui.duty.coordinator import DutyCoordinator
+from opsconsole.ui.fault_banner import FaultBanner
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.settings import Settings
 from opsconsole.ui.site_watch import SiteFileWatch
@@ -101,7 +104,14 @@ class MainWindow(QMainWindow):
         self._demo = False
         self.setWindowTitle("opsconsole")
         self.stack = QStackedWidget()
-        self.setCentralWidget(self.stack)
+        self.fault_banner = FaultBanner(self.theme)  # storage faults, as long as they last
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.fault_banner)
+        lay.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
         self.first_run = FirstRunPage(settings.last_site)
         self.first_run.demo_requested.connect(self.open_demo)
         self.first_run.open_requested.connect(self.choose_file)
@@ -262,6 +272,8 @@ class MainWindow(QMainWindow):
         self.session.first_data.connect(self.first_data)
         self._start_duty()
         services.start_services(self)  # history, alarm log, /metrics, notifications
+        warning = services.data_dir_warning(self)
+        self.fault_banner.watch(self.session.storage_faults, [warning] if warning else [])
         self._show_console()
         self.setWindowTitle(f"{site.name} — opsconsole")
         self.status_collector.setText(f"collector running · {len(site.devices())} devices "
@@ -279,11 +291,16 @@ class MainWindow(QMainWindow):
             # too: a kept one would show duties the new simulator never had.
             site_path = self.session.site.path
             data_dir = (site_path.parent if site_path else Path(tempfile.mkdtemp())) / "data"
+        faults = self.session.storage_faults
         try:
-            client = DutyClient(runtime, data_dir, read_only=self.read_only, parent=self)
-        except Exception as exc:  # an unwritable data dir must not cost the console
-            log.exception("duty switching unavailable")
-            self.show_message(f"Duty switching unavailable: {exc}")
+            client = DutyClient(runtime, data_dir, read_only=self.read_only, faults=faults,
+                                parent=self)
+        except StorageError as exc:  # the banner says it; core logged one line
+            faults.report_error(exc)
+            return
+        except Exception as exc:  # any other reason must not cost the console either
+            faults.report(data_dir or services.site_data_dir(self), SWITCHING,
+                          f"{type(exc).__name__}: {exc}")
             return
         self.duty = DutyCoordinator(client, self.session, self.theme, self)
         self.duty.tile_state_changed.connect(self._on_tile_state)
@@ -341,6 +358,7 @@ class MainWindow(QMainWindow):
             self.console.deleteLater()
             self.console = None
         services.stop_services(self)
+        self.fault_banner.watch(None)
         if self.session is not None:
             self.session.stop()
             self.session.deleteLater()

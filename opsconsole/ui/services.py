@@ -36,6 +36,15 @@ def site_data_dir(win: Any) -> Path:
     return resolve_data_dir(site).path
 
 
+def data_dir_warning(win: Any) -> str | None:
+    """One line when this site's journal lives in two folders (core.datadir)."""
+    if win._demo:
+        return None
+    from opsconsole.core.datadir import resolve_data_dir
+
+    return resolve_data_dir(win.session.site, win.data_dir).warning
+
+
 def build_menus(win: Any) -> None:
     build_alarm_menu(win.menuBar(), win.settings)
     m = win.menuBar().addMenu("&History")

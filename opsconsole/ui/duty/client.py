@@ -23,6 +23,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from opsconsole.core.duty import DutyController, GroupState, ProgressEvent
+from opsconsole.core.storage import StorageError, StorageFaults
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,10 @@ class DutyClient(QObject):
     _call = Signal(object)  # a zero-argument callable to run on the GUI thread
 
     def __init__(self, runtime: Any, data_dir: Path | None, *, read_only: bool,
-                 parent: QObject | None = None):
+                 faults: StorageFaults | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.runtime = runtime
+        self.faults = faults  # a journal that fails later goes to the banner too
         # the LiveStore belongs to the GUI thread: plans get the measured
         # power from the caller (measured_kw)
         self.controller: DutyController = runtime.duty_controller(data_dir,
@@ -68,7 +70,7 @@ class DutyClient(QObject):
                 done(None, exc)
             return None
         if done is not None:
-            fut.add_done_callback(lambda f: self._post(lambda: self._finish(f, done)))
+            fut.add_done_callback(lambda f: self._post(lambda: self._finish(f, done, self.faults)))
         return fut
 
     def call_sync(self, fn: Callable[[DutyController], Any],
@@ -93,12 +95,14 @@ class DutyClient(QObject):
             fn()
 
     @staticmethod
-    def _finish(fut: Future, done: Done) -> None:
+    def _finish(fut: Future, done: Done, faults: StorageFaults | None = None) -> None:
         if fut.cancelled():
             done(None, RuntimeError("the collector stopped before the call finished"))
             return
         exc = fut.exception()
-        if exc is not None:
+        if isinstance(exc, StorageError) and faults is not None:
+            faults.report_error(exc)  # logs one line once; the banner shows it
+        elif exc is not None:
             log.warning("duty call failed: %s", exc)
         done(None if exc is not None else fut.result(), exc)
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from opsconsole.core.storage import SWITCHING, StorageError, StorageFaults
+
 log = logging.getLogger(__name__)
 
 STATES_EVERY_S = 5.0  # as the console's: after a switch, both agree within seconds
@@ -27,13 +29,16 @@ class ReadOnlyDutyStates(QObject):
     changed = Signal(dict)  # group id -> badge text (the duty, or switching/degraded/...)
     _arrived = Signal(object)  # Future, from the collector thread
 
-    def __init__(self, runtime: Any, data_dir: Path | None, parent: QObject | None = None):
+    def __init__(self, runtime: Any, data_dir: Path | None,
+                 faults: StorageFaults | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.runtime = runtime
+        self.faults = faults  # a journal read that fails: the wall's banner says so
         self.controller = runtime.duty_controller(data_dir, read_only=True)
         if not self.controller.read_only:  # created earlier by someone else, writable
             raise RuntimeError("the wall needs a read-only duty controller")
         self.badges: dict[str, str] = {}
+        self.states: dict[str, Any] = {}  # group id -> GroupState, the journal's last answer
         self._closed = False
         self._arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
         self._timer = QTimer(self)
@@ -59,10 +64,20 @@ class ReadOnlyDutyStates(QObject):
                 self._closed = True
 
     def _on_arrived(self, fut: Future) -> None:
-        if self._closed or fut.cancelled() or fut.exception() is not None:
+        if self._closed or fut.cancelled():
             return
+        exc = fut.exception()
+        if exc is not None:  # the last known duties stay; a broken journal is said
+            if isinstance(exc, StorageError) and self.faults is not None:
+                self.faults.report_error(exc)
+            else:
+                log.warning("wall: reading the duty journal failed: %s", exc)
+            return
+        if self.faults is not None:
+            self.faults.clear(SWITCHING)  # readable (again)
+        self.states = fut.result()
         badges = {gid: st.duty if st.status == OK else st.status
-                  for gid, st in fut.result().items()}
+                  for gid, st in self.states.items()}
         if badges != self.badges:
             self.badges = badges
             self.changed.emit(badges)

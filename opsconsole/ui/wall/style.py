@@ -39,6 +39,8 @@ def style_sheet(theme: Theme, s: WallScale) -> str:
         QWidget#wallProblemPage {{ background: {theme.window}; }}
         QLabel#wallProblemTitle {{ color: {theme.bad}; font-size: {s.hero}px; font-weight: 800; }}
         QLabel#wallProblemLines {{ color: {theme.text}; font-size: {s.px(1.4)}px; }}
+        QLabel#wallFault {{ color: #ffffff; background: {theme.bad}; font-size: {s.px(1.4)}px;
+                            font-weight: 700; padding: {s.px(0.4)}px {s.px(1.0)}px; }}
         QLabel#wallBanner {{ color: #ffffff; background: {theme.bad}; font-size: {s.px(1.8)}px;
                              font-weight: 800; padding: {s.px(0.5)}px {s.px(1.0)}px; }}
         QFrame#wallHeader {{ background: {theme.base}; border-bottom: {max(1, s.px(0.1))}px

@@ -27,15 +27,17 @@ from opsconsole.collectors.poller import CycleStats
 from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
+from opsconsole.core.storage import SWITCHING, StorageError, StorageFault
 from opsconsole.ui import theme as themes
 from opsconsole.ui import units
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
+from opsconsole.ui.fault_banner import FaultFeed, fault_lines
 from opsconsole.ui.main_window import load_site_file, make_demo_site
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.site_watch import CHECK_S, SiteFileWatch
 from opsconsole.ui.wall.alarms_page import AlarmsPage
 from opsconsole.ui.wall.charts_page import ChartsPage
-from opsconsole.ui.wall.duty_states import ReadOnlyDutyStates
+from opsconsole.ui.wall.duty_states import STATES_EVERY_S, ReadOnlyDutyStates
 from opsconsole.ui.wall.freshness import Freshness, assess, newest_answer
 from opsconsole.ui.wall.header import WallHeader
 from opsconsole.ui.wall.heat_page import HeatPage
@@ -86,6 +88,8 @@ class WallWindow(QWidget):
         self.bridge: CollectorBridge | None = None
         self.session: SiteSession | None = None
         self.duty_states: ReadOnlyDutyStates | None = None
+        self.fault_feed: FaultFeed | None = None  # the session's storage faults
+        self._duty_retry_at: float | None = None  # a journal that failed is asked again
         self.rotator: PageRotator | None = None
         self.pages: list[Any] = []
         self.page_names: list[str] = []
@@ -109,6 +113,10 @@ class WallWindow(QWidget):
         lay.setSpacing(0)
         self.header = WallHeader()
         lay.addWidget(self.header)
+        self.faults = WallLabel("", "wallFault")  # storage faults: persistent, named
+        self.faults.setWordWrap(True)
+        self.faults.hide()
+        lay.addWidget(self.faults)
         self.banner = WallLabel("", "wallBanner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)
@@ -270,6 +278,12 @@ class WallWindow(QWidget):
             self.session.deleteLater()
         self.session = SiteSession(site, parent=self)
         self.session.first_data.connect(self.first_data)
+        if self.fault_feed is not None:
+            self.fault_feed.close()
+            self.fault_feed.deleteLater()
+        self.fault_feed = FaultFeed(self.session.storage_faults, self)
+        self.fault_feed.changed.connect(self._show_faults)
+        self._show_faults(self.fault_feed.current())
         self.session.updated.connect(self._mark_dirty)
         self.page_names = list(site.wall.pages)  # validated by core/wallconfig.py
         for name in self.page_names:
@@ -320,23 +334,35 @@ class WallWindow(QWidget):
         data_dir = self.data_dir
         if data_dir is None and self._source == ("demo", None):
             data_dir = Path(tempfile.mkdtemp(prefix="opsconsole-wall-")) / "data"
+        faults = self.session.storage_faults
         try:
-            self.duty_states = ReadOnlyDutyStates(runtime, data_dir, self)
+            self.duty_states = ReadOnlyDutyStates(runtime, data_dir, faults, self)
         except Exception as exc:  # no journal: the tiles say the duty is unknown
-            log.warning("wall: duty states unavailable: %s", exc)
+            if isinstance(exc, StorageError):
+                faults.report_error(exc)  # one log line; the fault banner names the file
+            else:
+                log.warning("wall: duty states unavailable: %s", exc)
+            self._duty_retry_at = self.clock() + STATES_EVERY_S
             return
+        self._duty_retry_at = None
+        faults.clear(SWITCHING)
         self.duty_states.changed.connect(self._on_duties)
 
     def _on_duties(self, badges: dict[str, str]) -> None:
         if self.session is None:
             return
-        for gid, badge in badges.items():
-            if badge in ("mining", "inference", "idle"):
-                self.session.alarms.duties[gid] = badge  # hashrate alarms only when mining
+        states = self.duty_states.states if self.duty_states is not None else {}
+        for gid, st in states.items():  # duty checks wait while a switch is unfinished
+            self.session.alarms.set_duty(gid, st.duty, st.status)
         for page in self.pages:
             if isinstance(page, TotalsPage):
                 page.duties = dict(badges)
         self._dirty = True
+
+    def _show_faults(self, faults: list[StorageFault]) -> None:
+        lines = fault_lines(faults)
+        self.faults.set_text("\n".join(lines))
+        self.faults.setVisible(bool(lines))
 
     # -- the one-second tick: clock, freshness, watchdog, visible page -------------
     def tick(self) -> None:
@@ -347,6 +373,8 @@ class WallWindow(QWidget):
         self.fresh = assess(newest, now, interval, self.started_at)
         self.header.show_time(now, self.fresh, self.theme.warn, self.theme.text)
         self._watchdog(now)  # first: the banner then says what the watchdog is doing
+        if self._duty_retry_at is not None and now >= self._duty_retry_at and self._bridge_up:
+            self._start_duty_states()  # the journal may have been fixed
         if self.problems:  # the full-screen page says it all; no banner on top
             self.banner.hide()
             self._show_problem_status()
