@@ -170,3 +170,20 @@ def test_summarize_keeps_short_lists() -> None:
 def test_the_example_and_a_simulated_site_still_pass(sim_site, tmp_path: Path) -> None:
     p = cli("check-config", sim_site.config_path, timeout=30)
     assert p.returncode == 0, p.stderr
+
+
+def test_profile_strings_and_folders_have_bounds(tmp_path: Path) -> None:
+    pdir = tmp_path / "profiles"
+    pdir.mkdir()
+    (pdir / "p.toml").write_text(
+        f'name = "p"\nkind = "pdu"\ndescription = "{"d" * 2000}"\n'
+        f'[controls.label]\noid = "1.3.6.1.4.1.318.1"\ntype = "string"\nvalue = "{"v" * 5000}"\n')
+    errors = collect_profiles(pdir).errors
+    assert any("description: too long (2,000 characters" in e for e in errors), errors
+    assert any("controls.label.value: too long for one SNMP value (5,000 bytes" in e
+               for e in errors), errors
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(1001):
+        (many / f"p{i}.toml").write_text("")
+    assert collect_profiles(many).errors == [f"{many}: 1,001 profile files (at most 1,000)"]

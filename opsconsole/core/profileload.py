@@ -107,6 +107,8 @@ def check_keys(table: dict[str, Any], allowed: Iterable[str], path: str, probs: 
 
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a site file of 20,000 devices is about 2 MiB
+MAX_PROFILE_FILES = 1000  # per profiles/ folder
+MAX_OCTETS = 1024  # a string control's value: one SNMP OctetString SET
 
 
 def read_bounded(path: Path, cap: int = MAX_FILE_BYTES) -> bytes | str:
@@ -461,6 +463,10 @@ def _control_value(
         if not isinstance(value, str):
             probs.add(vpath, f'expected a string for type "string", got {type_name(value)}')
             return None
+        if len(value.encode()) > MAX_OCTETS:
+            probs.add(vpath, f"too long for one SNMP value ({len(value.encode()):,} bytes, "
+                      f"at most {MAX_OCTETS:,})")
+            return None
         return value
     if isinstance(value, bool) or not isinstance(value, int):
         probs.add(vpath, f'expected an integer for type "{ctype}", got {type_name(value)}')
@@ -506,6 +512,10 @@ def parse_profile(data: dict[str, Any], source: str, probs: Problems) -> Profile
     description = data.get("description", "")
     if not isinstance(description, str):
         probs.add("description", f"expected a string, got {type_name(description)}")
+    elif len(description) > MAX_STR:
+        probs.add("description", f"too long ({len(description):,} characters, at most "
+                  f"{MAX_STR:,})")
+        description = ""
     metrics: dict[str, MetricSpec] = {}
     for mname, table, path in _parse_section(data, "metrics", probs):
         spec = _parse_metric(mname, table, kind, path, probs)
@@ -554,6 +564,10 @@ def _load_dir(folder: Path, result: ProfileSet) -> None:
         files = sorted(p for p in folder.glob("*.toml") if p.is_file())
     except OSError as exc:
         result.errors.append(f"{folder}: cannot list folder: {exc.strerror or exc}")
+        return
+    if len(files) > MAX_PROFILE_FILES:
+        result.errors.append(f"{folder}: {len(files):,} profile files (at most "
+                             f"{MAX_PROFILE_FILES:,})")
         return
     for file in files:
         profile, errors, declared = load_profile_file(file)
