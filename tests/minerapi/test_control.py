@@ -159,3 +159,26 @@ def test_md5_crypt_matches_openssl():
     assert unseal(sealed, "k") == {"cmd": "power_off", "token": "x"}
     with pytest.raises(ValueError):
         unseal(sealed, "other-key")
+
+
+def test_avalon_real_ascset_replies():
+    """The captured Avalon Q answers to ascset softoff/softon (tests/data):
+    softoff is accepted and the miner reads back idle; softon is accepted but
+    this replayed miner stays idle, so wake fails on read-back."""
+    from tests.minerapi.support import captures, serve
+
+    async def main(state: str, reply: str):
+        replies = captures("avalon")
+        replies["ascset"] = replies[reply]
+        srv = await serve(replies)
+        try:
+            dev = Device(id="q", kind="miner", group="g", host="127.0.0.1", port=srv.port,
+                         api="cgminer", firmware="auto")
+            return await set_power(MinerApi(), dev, None, state, 2.5)
+        finally:
+            await srv.stop()
+
+    ok, msg = asyncio.run(main("sleep", "ascset_softoff"))
+    assert ok and "ascset softoff accepted" in msg and "state sleeping" in msg, msg
+    ok, msg = asyncio.run(main("wake", "ascset_softon"))
+    assert not ok and "ascset softon accepted" in msg and "still reads state sleeping" in msg

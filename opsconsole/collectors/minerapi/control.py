@@ -95,7 +95,7 @@ async def _avalon(api: MinerApi, dev: Device, state: str, login: Login) -> str:
         raise
     st = status_of(reply)
     msg = st.msg if st else ""
-    if "success" not in msg.lower() and "ok" not in msg.lower():
+    if "success" not in msg.lower():  # "ASC 0 set info: success softoff:<ts>"
         raise ControlError(f"ascset {verb}: {msg or 'no confirmation'}")
     return f"ascset {verb} accepted"
 

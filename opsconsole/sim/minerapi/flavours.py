@@ -419,9 +419,10 @@ class ApiMiner:
         self.miner.command(CONTROL_SLEEP if verb == "softoff" else CONTROL_WAKE)
         if verb == "softon":
             return None  # as real Avalons do: the socket closes without a reply
-        return _dumps({"STATUS": [{"STATUS": "I", "When": int(time.time()), "Code": 119,
-                                   "Msg": "ASC 0 set OK", "Description": "cgminer 4.11.1"}],
-                       "id": 1})
+        ts = parts[2].split(":", 1)[-1] if len(parts) > 2 else str(int(time.time()))
+        return _dumps({"STATUS": [{"STATUS": "I", "When": int(time.time()), "Code": 118,
+                                   "Msg": f"ASC 0 set info: success {verb}:{ts}",
+                                   "Description": "cgminer 4.11.1"}], "id": 1})
 
     # ---- HTTP (antminer, vnish) -------------------------------------------------------
 
