@@ -161,6 +161,19 @@ def test_md5_crypt_matches_openssl():
         unseal(sealed, "other-key")
 
 
+def test_whatsminer_sealing_matches_pyasic():
+    """A command sealed by pyasic 0.79's create_privileged_cmd (run once, in its
+    own venv: password "admin", salt "BQ5hoXV9", token "SIGN") opens with our
+    key, so both speak the same write API."""
+    from opsconsole.collectors.minerapi.whatsminer_crypto import session_keys
+
+    key, _sign = session_keys("admin", "BQ5hoXV9", "x", "0")
+    assert key == "RxmaDUO33TS7O26yeMHZ81"
+    vector = ("YJracrWpLn2XvqWuNiNqyg70K64pfivIJhwE32DXNCeyv4iYIDyJ6mJuwbGpytIyYzNtn0Lr8NqSdnpi"
+              "neXdXg==")
+    assert unseal(vector, key) == {"cmd": "power_off", "respbefore": "true", "token": "SIGN"}
+
+
 def test_avalon_real_ascset_replies():
     """The captured Avalon Q answers to ascset softoff/softon (tests/data):
     softoff is accepted and the miner reads back idle; softon is accepted but
