@@ -14,6 +14,7 @@ import gc
 import sys
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from opsconsole.collectors.poller import CycleStats
 from opsconsole.core.alarms import Alarm, AlarmThresholds, AlarmTracker, Event, EventKind
+from opsconsole.core.dutycheck import Contradiction, contradictions
 from opsconsole.core.readings import Reading
-from opsconsole.core.site import Site
+from opsconsole.core.site import DUTIES, Site
 from opsconsole.core.storage import StorageFaults
 from opsconsole.core.store import SITE, LiveStore
 from opsconsole.core.store import STATUS_CODES as store_status_codes
@@ -188,7 +190,9 @@ class SiteSession(QObject):
     def scope_latest(self) -> dict[str, np.ndarray]:
         """Per scope (index 0 the site, then the groups in order): the newest
         aggregates (hashrate_ths, power_w, temp_c, util_pct from the store's
-        rings), and counts total / ok / down (unreachable or error).
+        rings), counts total / ok / down (unreachable or error), and per
+        aggregate how many devices that should feed it have no value now
+        ("missing_power_w", ...: a sum over the others is a lower bound).
         Vectorised: one pass for all groups, not one summary() per group."""
         store = self.store
         k = len(store.scopes)
@@ -205,7 +209,17 @@ class SiteSession(QObject):
         down = np.bincount(g, weights=down_mask, minlength=k).astype(np.int64)
         total[0], ok[0], down[0] = len(g), int(store.ok_mask.sum()), int(down_mask.sum())
         out.update(total=total, ok=ok, down=down)
+        for name, missing in store.missing_latest().items():
+            out[f"missing_{name}"] = missing
         return out
+
+    def contradictions(self, duties: Mapping[str, str]) -> dict[str, Contradiction]:
+        """Groups whose telemetry contradicts their duty now (core.dutycheck:
+        idle but hashing, mining at 0 TH/s, inference with no GPU load), for
+        the duties the journal gave; a badge that is a state (switching,
+        unknown, ...) is no duty to contradict."""
+        known = {g: d for g, d in duties.items() if d in DUTIES}
+        return contradictions(self.store, known, self.alarms.thresholds, self.alarms.suspended)
 
     def efficiency_jth(self, group: str | None = None) -> float | None:
         """Miner power over miner hashrate (W per TH/s = J/TH), answering miners

@@ -16,6 +16,12 @@ def _ok(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def lower_bound(text: str, missing: int) -> str:
+    """A sum or mean over devices of which `missing` say nothing is a lower
+    bound (the words of core.truth.at_least); a dash stays a dash."""
+    return f">= {text}" if missing > 0 and text != NA else text
+
+
 def hashrate(ths: float | None) -> str:
     """TH/s scaled to PH/s, EH/s."""
     if not _ok(ths):

@@ -83,7 +83,7 @@ def test_unreachable_device_everywhere(qtbot, window):
     assert "unreachable" in rack.tooltip_for(i)
     stale = rack._status_lut[3]
     assert rack._colors[2 + i] == stale
-    assert "1 not answering" in window.console.header.devices.detail.text()
+    assert "1 device not answering" in window.console.header.devices.detail.text()
     # events: the transition is logged
     log = window.console.event_model
     assert any(e.device == "a-03" and e.kind.value == "unreachable" for e in log.rows)

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from opsconsole.core.store import SITE
+from opsconsole.core.truth import not_answering
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
@@ -77,34 +78,48 @@ class SiteHeader(QFrame):
         summ = s.store.summary(SITE)
         t = self.theme
         nominal = summ.hashrate_nominal_ths
-        self.hashrate.set(units.hashrate(summ.hashrate_ths),
-                          f"nominal {units.hashrate(nominal)}" if nominal else "")
+        miss = summ.missing  # devices silent on each sum: the sum is a lower bound
+        n_rate, n_power, n_util = (miss.get(m, 0) for m in ("hashrate_ths", "power_w",
+                                                             "util_pct"))
+        self.hashrate.set(units.lower_bound(units.hashrate(summ.hashrate_ths), n_rate),
+                          not_answering(n_rate) if n_rate
+                          else f"nominal {units.hashrate(nominal)}" if nominal else "",
+                          t.warn if n_rate else None)
         if self.inference:
             self.tokens.set(units.tokens(summ.tokens_per_s),
                             f"{self.inference} inference server{'s' * (self.inference != 1)}")
         budget_kw = s.site.power_budget_kw
         power = summ.power_w
+        power_text = units.lower_bound(units.power(power), n_power)
+        silent = f"; {not_answering(n_power)}" if n_power else ""
+        power_colour = t.warn if n_power else None
         if budget_kw:
             frac = (power or 0.0) / (budget_kw * 1000.0)
-            self.power.set(units.power(power), f"of {units.power(budget_kw * 1000)} budget")
+            self.power.set(power_text, f"of {units.power(budget_kw * 1000)} budget{silent}",
+                           power_colour)
             self.budget.setValue(min(1000, round(frac * 1000)))
             self.budget.setFormat(f"{frac * 100:.0f} %")
             colour = t.bad if frac > 0.95 else t.warn if frac > 0.85 else t.ok
             self.budget.set_colour(colour)
             self.budget.show()
         else:
-            self.power.set(units.power(power), "no budget set")
+            self.power.set(power_text, f"no budget set{silent}", power_colour)
             self.budget.hide()
-        jth = s.efficiency_jth()
-        self.efficiency.set(f"{jth:.1f} J/TH" if jth else units.NA, "miners")
+        jth, left_out = s.store.efficiency_jth(SITE)
+        self.efficiency.set(f"{jth:.1f} J/TH" if jth else units.NA,
+                            f"miners; {left_out:,} left out" if left_out and jth else "miners",
+                            t.warn if left_out and jth else None)
         gpus = int((s.kinds == "gpu").sum())
         remote = sum(1 for d in s.site.devices() if d.parent is not None)
         where = f" ({remote} remote)" if remote else ""
-        self.gpu.set(units.pct(summ.util_pct), f"mean of {gpus} GPUs{where}" if gpus else "no GPUs")
+        self.gpu.set(units.pct(summ.util_pct),
+                     (f"mean of {gpus} GPUs{where}, {n_util:,} silent" if n_util
+                      else f"mean of {gpus} GPUs{where}") if gpus else "no GPUs",
+                     t.warn if n_util else None)
         ok, total = summ.devices_ok, summ.devices_total
         bad = total - ok - summ.by_status.get("pending", 0)
-        self.devices.set(f"{ok} / {total}", f"{bad} not answering" if bad else "all answering",
-                         t.ok if bad == 0 and ok else t.warn if ok else None)
+        self.devices.set(f"{ok:,} / {total:,}", not_answering(bad) if bad else "all answering",
+                         t.ok if bad == 0 and ok else t.warn if ok else t.bad if bad else None)
         n_alarms = s.alarms.alarm_count
         n_dev = int(s.alarmed.sum())
         self.alarms.set(str(n_alarms), f"on {n_dev} devices" if n_alarms else "none active",

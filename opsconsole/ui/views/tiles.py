@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from opsconsole.core.store import SITE
+from opsconsole.core.truth import not_answering
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import UNKNOWN_DUTY, Theme, duty_label
@@ -74,6 +75,7 @@ class GroupTile(QFrame):
         g.setContentsMargins(8, 5, 8, 5)
         g.setHorizontalSpacing(10)
         g.setVerticalSpacing(1)
+        self.name = title
         self.title = QLabel(f"<b>{title}</b>")
         self.badge = DutyBadge(theme)
         self.hashrate = QLabel(units.NA)
@@ -97,13 +99,31 @@ class GroupTile(QFrame):
         g.addWidget(self.power, 1, 1, Qt.AlignmentFlag.AlignRight)
         g.addWidget(self.temp, 2, 0)
         g.addWidget(self.ok, 2, 1, Qt.AlignmentFlag.AlignRight)
-        self.set_selected(False)
+        self.alert = ""  # why the tile is red: nothing answers, or a contradiction
+        self.flag = ""  # the duty/telemetry contradiction shown on the tile
+        self.selected = False
+        self._style()
 
     def set_selected(self, on: bool) -> None:
         self.selected = on
-        border = self.theme.accent if on else self.theme.border
-        width = 2 if on else 1
-        self.setStyleSheet(f"GroupTile {{ background: {self.theme.base}; "
+        self._style()
+
+    def set_alert(self, alert: str, flag: str = "") -> None:
+        """Red border when nothing answers or the telemetry contradicts the
+        duty; `flag` names the contradiction beside the title."""
+        if (alert, flag) == (self.alert, self.flag):
+            return
+        self.alert, self.flag = alert, flag
+        mark = f" <span style='color:{self.theme.bad}'>⚠ {flag}</span>" if flag else ""
+        self.title.setText(f"<b>{self.name}</b>{mark}")
+        self.title.setToolTip(alert)
+        self._style()
+
+    def _style(self) -> None:
+        t = self.theme
+        border = t.accent if self.selected else t.bad if self.alert else t.border
+        width = 2 if self.selected or self.alert else 1
+        self.setStyleSheet(f"GroupTile {{ background: {t.base}; "
                            f"border: {width}px solid {border}; border-radius: 4px; }}")
 
     def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
@@ -245,6 +265,10 @@ class GroupTiles(QScrollArea):
             v = float(stats[name][k])
             return v if np.isfinite(v) else None
 
+        def missing(name: str, k: int) -> int:
+            return int(stats[f"missing_{name}"][k])
+
+        flagged = self.session.contradictions(self.states)
         for gid, tile in self._visible_tiles():
             k = index[gid]
             duty = self.states.get(gid, UNKNOWN_DUTY)  # the journal's, never the site file's
@@ -253,18 +277,26 @@ class GroupTiles(QScrollArea):
             rate, util = val("hashrate_ths", k), val("util_pct", k)
             tps = val("tokens_per_s", k)
             if rate is None and util is not None:  # a GPU group
-                text = f"GPU util {units.pct(util)}"
+                text = f"GPU util {units.lower_bound(units.pct(util), missing('util_pct', k))}"
             else:
-                text = units.hashrate(rate)
+                text = units.lower_bound(units.hashrate(rate), missing("hashrate_ths", k))
             if tps is not None:  # inference throughput beside hashrate
                 text += f" · <b>{units.tokens(tps)}</b>"
             tile.hashrate.setText(text)
-            tile.power.setText(units.power(val("power_w", k)))
+            n_power = missing("power_w", k)
+            power = units.lower_bound(units.power(val("power_w", k)), n_power)
+            tile.power.setText(f"<span style='color:{t.warn}'>{power}</span>" if n_power
+                               else power)
             hot = val("temp_c", k)
             colour = (t.bad if hot is not None and hot > limit else
                       t.warn if hot is not None and hot > limit - 10 else t.text)
             tile.temp.setText(f"<span style='color:{colour}'>hottest {units.temp(hot)}</span>")
-            down = int(stats["down"][k])
-            ok_colour = t.warn if down else t.muted
-            tile.ok.setText(f"<span style='color:{ok_colour}'>{int(stats['ok'][k])}/"
-                            f"{int(stats['total'][k])} ok</span>")
+            down, ok, total = (int(stats[n][k]) for n in ("down", "ok", "total"))
+            dead = down > 0 and ok == 0  # 0 of N answering: the tile is red
+            ok_colour = t.bad if dead else t.warn if down else t.muted
+            tile.ok.setText(f"<span style='color:{ok_colour}'>{ok:,}/{total:,} ok</span>")
+            tile.ok.setToolTip(not_answering(down) if down else "")
+            c = flagged.get(gid)
+            alert = (f"none of {total:,} devices answering" if dead
+                     else c.message if c is not None else "")
+            tile.set_alert(alert, c.message.split(":")[0] if c is not None else "")

@@ -45,6 +45,9 @@ def style_sheet(theme: Theme, s: WallScale) -> str:
                              font-weight: 800; padding: {s.px(0.5)}px {s.px(1.0)}px; }}
         QFrame#wallHeader {{ background: {theme.base}; border-bottom: {max(1, s.px(0.1))}px
                              solid {theme.border}; }}
+        QFrame#wallTile[alert="true"] {{ background: {theme.base}; border: {max(2, s.px(0.2))}px
+                                          solid {theme.bad}; border-radius: {radius}px; }}
+        QLabel#wallFlag {{ color: {theme.bad}; font-size: {s.px(1.3)}px; font-weight: 800; }}
         QFrame#wallTile {{ background: {theme.base}; border: {max(1, s.px(0.08))}px solid
                            {theme.border}; border-radius: {radius}px; }}
     """

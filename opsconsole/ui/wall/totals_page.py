@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from opsconsole.core.store import SITE
+from opsconsole.core.truth import not_answering
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import UNKNOWN_DUTY, Theme
@@ -48,6 +49,21 @@ class GroupTile(QFrame):
         for k, w in enumerate((self.rate, self.power, self.temp, self.ok)):
             grid.addWidget(w, k // 2, k % 2)
         lay.addLayout(grid, 1)
+        self.flag = WallLabel("", "wallFlag")  # a duty/telemetry contradiction, in words
+        self.flag.setWordWrap(True)
+        self.flag.hide()
+        lay.addWidget(self.flag)
+        self.alert = False
+
+    def set_alert(self, alert: bool, flag: str = "") -> None:
+        """Red when nothing answers or the telemetry contradicts the duty."""
+        self.flag.set_text(f"⚠ {flag}" if flag else "")
+        self.flag.setVisible(bool(flag))
+        if alert != self.alert:
+            self.alert = alert
+            self.setProperty("alert", "true" if alert else "false")
+            self.style().unpolish(self)
+            self.style().polish(self)
 
     def apply_scale(self, s: WallScale) -> None:
         m = s.px(0.6)
@@ -104,13 +120,14 @@ class TotalsPage(QWidget):
             tile.title.set_text(g.name)
             self.tiles[g.id] = tile
 
-    def _choose(self, down: np.ndarray) -> list[int]:
-        """Group indices for the tiles: most devices down first, then file order;
-        shown in file order (a tile moves only when trouble starts or ends)."""
+    def _choose(self, trouble: np.ndarray) -> list[int]:
+        """Group indices for the tiles: the groups in trouble first (a
+        contradiction, then most devices down), then file order; shown in file
+        order (a tile moves only when trouble starts or ends)."""
         n = len(self.slots)
-        sick = [int(k) for k in np.argsort(-down, kind="stable") if down[k] > 0][:n]
+        sick = [int(k) for k in np.argsort(-trouble, kind="stable") if trouble[k] > 0][:n]
         chosen = set(sick)
-        for k in range(len(down)):
+        for k in range(len(trouble)):
             if len(chosen) >= n:
                 break
             chosen.add(k)
@@ -137,32 +154,46 @@ class TotalsPage(QWidget):
                 return None
             return t.bad if v > limit else t.warn if v > limit - 10 else None
 
+        def missing(name: str, k: int) -> int:
+            return int(stats[f"missing_{name}"][k])
+
         k = index[SITE]
         rate = _finite(float(stats["hashrate_ths"][k]))
-        self.hashrate.set(units.hashrate(rate), "miners, now")
+        n_rate = missing("hashrate_ths", k)
+        self.hashrate.set(units.lower_bound(units.hashrate(rate), n_rate),
+                          not_answering(n_rate) if n_rate else "miners, now",
+                          t.warn if n_rate else None)
         if self.has_inference:
             self.tokens.set(units.tokens(_finite(float(stats["tokens_per_s"][k]))),
                             "inference servers, now")
         power = _finite(float(stats["power_w"][k]))
+        n_power = missing("power_w", k)
+        power_text = units.lower_bound(units.power(power), n_power)
         budget = s.site.power_budget_kw
-        if budget:
+        if n_power:  # a lower bound: how many it misses says more than a budget share
+            self.power.set(power_text, not_answering(n_power), t.warn)
+        elif budget:
             frac = (power or 0.0) / (budget * 1000.0)
-            self.power.set(units.power(power), f"{frac * 100:.0f} % of {budget:g} kW budget",
+            self.power.set(power_text, f"{frac * 100:.0f} % of {budget:g} kW budget",
                            t.bad if frac > 0.95 else t.warn if frac > 0.85 else None)
         else:
-            self.power.set(units.power(power), "no budget set")
+            self.power.set(power_text, "no budget set")
         hot = _finite(float(stats["temp_c"][k]))
         self.hottest.set(units.temp(hot), f"alarm above {limit:.0f} °C", temp_colour(hot))
         ok, total, down = (int(stats[n][k]) for n in ("ok", "total", "down"))
-        self.devices.set(f"{ok} / {total}", f"{down} not answering" if down else "all answering",
-                         t.warn if down else t.ok if ok else None)
+        self.devices.set(f"{ok:,} / {total:,}", not_answering(down) if down else "all answering",
+                         t.bad if down and not ok else t.warn if down else t.ok if ok else None)
         active = s.alarms.alarms()  # the same source as the alarms page: the counts agree
         n_alarms, n_dev = len(active), len({a.device for a in active})
         self.alarms.set(str(n_alarms), f"on {n_dev} device{'s' * (n_dev != 1)}" if n_alarms
                         else "none", t.bad if n_alarms else t.ok)
+        flagged = s.contradictions(self.duties)
         if self.more is not None:
             groups_down = stats["down"][1:].astype(np.int64)
-            chosen = self._choose(groups_down)
+            trouble = groups_down.copy()
+            for gid in flagged:  # a contradiction is trouble too, whatever answers
+                trouble[index[gid] - 1] += len(s.devices) + 1
+            chosen = self._choose(trouble)
             self._assign(chosen)
             rest = np.ones(len(groups_down), dtype=bool)
             rest[chosen] = False
@@ -181,16 +212,24 @@ class TotalsPage(QWidget):
             rate, util, tps = (_finite(float(stats[n][k]))
                                for n in ("hashrate_ths", "util_pct", "tokens_per_s"))
             served = units.tokens(tps) if tps is not None else ""  # inference throughput
+            n_rate, n_util, n_power = (missing(n, k) for n in ("hashrate_ths", "util_pct",
+                                                                  "power_w"))
             if rate is None and util is not None:  # a GPU group
                 tile.rate.caption.set_text("GPU UTIL")
-                tile.rate.set(units.pct(util), served)
+                tile.rate.set(units.lower_bound(units.pct(util), n_util), served,
+                              t.warn if n_util else None)
             else:  # miners, or a hybrid rack: its GPUs' utilisation underneath
                 tile.rate.caption.set_text("HASHRATE")
                 under = [served, f"GPU util {units.pct(util)}" if util is not None else ""]
-                tile.rate.set(units.hashrate(rate), " · ".join(p for p in under if p))
-            tile.power.set(units.power(_finite(float(stats["power_w"][k]))))
+                tile.rate.set(units.lower_bound(units.hashrate(rate), n_rate),
+                              " · ".join(p for p in under if p), t.warn if n_rate else None)
+            tile.power.set(units.lower_bound(units.power(_finite(float(stats["power_w"][k]))),
+                                             n_power), "", t.warn if n_power else None)
             hot = _finite(float(stats["temp_c"][k]))
             tile.temp.set(units.temp(hot), "", temp_colour(hot))
             ok, total, down = (int(stats[n][k]) for n in ("ok", "total", "down"))
-            tile.ok.set(f"{ok}/{total}", f"{down} down" if down else "",
-                        t.warn if down else None)
+            dead = down > 0 and ok == 0  # 0 of N answering: the tile is red
+            tile.ok.set(f"{ok:,}/{total:,}", f"{down:,} not answering" if down else "",
+                        t.bad if dead else t.warn if down else None)
+            c = flagged.get(gid)
+            tile.set_alert(dead or c is not None, c.message if c is not None else "")
