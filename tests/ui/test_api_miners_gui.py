@@ -69,4 +69,32 @@ def test_api_rows_in_table_and_detail(qtbot, settings):
         win.grab().save(str(Path(shots) / "demo-api-rows-1920x1080.png"))
         det.grab().save(str(Path(shots) / "detail-api-miner.png"))
     det.close()
+
+    # sleeping the API row (miner-power with each firmware's command) drops its
+    # hashrate and power in the console
+    before = store.summary("row-c")
+    done = win.duty.client.call(lambda ctl: ctl.switch("row-c", "idle"))
+    assert done is not None
+    result = done.result(timeout=120)
+    assert result.outcome == "done", [(d.device, d.message) for st in result.steps
+                                      for d in st.devices if not d.ok]
+    row_c = [d.id for d in session.site.devices() if d.group == "row-c" and d.kind == "miner"]
+    assert len(row_c) == 40
+
+    def asleep() -> bool:
+        return all((store.latest[store.index[d]].metrics.get("hashrate_ths") or 0) < 1
+                   and store.latest[store.index[d]].ts > t_switch for d in row_c)
+
+    import time as _time
+    t_switch = _time.time() - 1
+    qtbot.waitUntil(asleep, timeout=60000)
+    qtbot.waitUntil(lambda: not session._queue, timeout=5000)
+    after = store.summary("row-c")
+    assert after.hashrate_ths is not None and after.hashrate_ths < 1 < (before.hashrate_ths or 0)
+    assert after.power_w is not None and before.power_w is not None
+    assert after.power_w < before.power_w / 3
+    if shots:
+        win.console.refresh()
+        qtbot.wait(300)
+        win.grab().save(str(Path(shots) / "demo-row-c-asleep-1920x1080.png"))
     win.close()
