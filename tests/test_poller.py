@@ -107,13 +107,15 @@ def test_run_spreads_polls_batches_and_backs_off(
     cycles = duration / INTERVAL
     got = rec.by_device()
 
-    # every live device once per cycle (counted against the cycles that ran, not
-    # the clock: a loaded machine runs fewer), all ok
+    # every live device in every closed cycle (counted against the cycles that
+    # ran, not the clock: a loaded machine closes fewer), all ok
     closed = len(rec.cycles)
     assert closed >= 3, closed
     for did in live:
         rs = got[did]
-        assert closed <= len(rs) <= closed + 2, (did, len(rs), closed)
+        assert len(rs) >= closed, (did, len(rs), closed)
+        # never more often than once per interval (counted over the readings' own span)
+        assert len(rs) <= (rs[-1].ts - rs[0].ts) / INTERVAL + 3, (did, len(rs))
         assert {r.status for r in rs} == {Status.OK}, [r.error for r in rs]
         # cadence: the slots are an interval apart (the median shrugs off a late one)
         gaps = [b.ts - a.ts for a, b in itertools.pairwise(rs[1:])]
