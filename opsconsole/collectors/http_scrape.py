@@ -142,7 +142,7 @@ def parse_samples_shared_labels(lines: list[str]) -> list[tuple[str, dict[str, s
         compact.append(f'{name}{{k="{key}"}}{value}')
     labels_of = {key: parse_samples(f"x{{{block}}} 0\n")[0][1] for block, key in blocks.items()}
     out = []
-    for name, lab, value in parse_samples("\n".join(compact) + "\n"):
+    for name, lab, sample in parse_samples("\n".join(compact) + "\n"):
         k = lab.get("k")
-        out.append((name, labels_of[k] if k is not None and len(lab) == 1 else lab, value))
+        out.append((name, labels_of[k] if k is not None and len(lab) == 1 else lab, sample))
     return out
