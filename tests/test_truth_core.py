@@ -95,6 +95,7 @@ def test_incomplete_words_and_poll_output() -> None:
     text = poll_table(site, store, readings, 0.5)
     assert ">= 2.3 kW, 2 devices not answering" in text
     assert ">= 100.0 TH/s, 1 device not answering" in text
+    assert "efficiency 23.0 J/TH (without 2 miners lacking power or hashrate)" in text
 
 
 # ---------------------------------------------------------------- contradictions

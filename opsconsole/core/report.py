@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from opsconsole.core.readings import MetricValue, Reading
 from opsconsole.core.site import Site
 from opsconsole.core.store import SITE, LiveStore
-from opsconsole.core.truth import at_least, not_answering
+from opsconsole.core.truth import at_least
 
 if TYPE_CHECKING:
     from opsconsole.core.duty.model import GroupState
@@ -131,7 +131,9 @@ def _scope_line(e: dict[str, Any]) -> str:
     if e["efficiency_jth"] is not None:
         eff = f"{e['efficiency_jth']:.1f} J/TH"
         left = miss.get("efficiency_jth", 0)
-        text += f"  efficiency {eff}" + (f" (without {not_answering(left)})" if left else "")
+        text += f"  efficiency {eff}" + (
+            f" (without {left:,} miner{'' if left == 1 else 's'} lacking power or hashrate)"
+            if left else "")
     return text
 
 
