@@ -187,3 +187,11 @@ def test_profile_strings_and_folders_have_bounds(tmp_path: Path) -> None:
     for i in range(1001):
         (many / f"p{i}.toml").write_text("")
     assert collect_profiles(many).errors == [f"{many}: 1,001 profile files (at most 1,000)"]
+
+
+def test_more_devices_than_the_console_starts_fast_on(tmp_path: Path) -> None:
+    body = "".join(f'\n[[groups.devices]]\nid = "m{i}"\nkind = "miner"\naddress = "127.0.0.1:9"\n'
+                   'profile = "sim-miner"\ncredentials = "lan"\n' for i in range(25_000))
+    errors = problems(tmp_path, HEAD + body)
+    assert errors == [f"{tmp_path / 'site.toml'}: groups: 25,001 devices: at most 25,000 per "
+                      "site file (split the site)"], errors[:3]
