@@ -111,3 +111,27 @@ def test_wall_banner_names_a_corrupt_journal_and_clears_when_fixed(qtbot, tmp_pa
     qtbot.waitUntil(lambda: not win.faults.isVisible(), timeout=20000)
     qtbot.waitUntil(lambda: totals.duties.get("row-a") == "mining", timeout=20000)
     win.close()
+
+
+def test_wall_warns_when_its_site_has_two_data_dirs(qtbot, tmp_path):
+    from opsconsole.core.datadir import resolve_data_dir
+    from opsconsole.core.duty import Journal
+    from opsconsole.core.siteload import load_site
+    from tests.ui.test_wall_site_problems import GOOD
+    from tests.ui.wall_support import RuntimeLog
+
+    path = tmp_path / "site.toml"
+    path.write_text(GOOD)
+    first = tmp_path / "first"
+    resolve_data_dir(load_site(path), first)  # a console ran with --data-dir first
+    Journal.in_dir(first).close()
+    win = WallWindow(data_dir=tmp_path / "second", runtime_factory=RuntimeLog())
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    win.open_file(path)
+    qtbot.waitUntil(lambda: win.session is not None, timeout=10000)
+    assert win.dir_warning.isVisible()
+    text = win.dir_warning.text()
+    assert str(first) in text and str(tmp_path / "second") in text
+    win.close()

@@ -41,6 +41,8 @@ def style_sheet(theme: Theme, s: WallScale) -> str:
         QLabel#wallProblemLines {{ color: {theme.text}; font-size: {s.px(1.4)}px; }}
         QLabel#wallFault {{ color: #ffffff; background: {theme.bad}; font-size: {s.px(1.4)}px;
                             font-weight: 700; padding: {s.px(0.4)}px {s.px(1.0)}px; }}
+        QLabel#wallWarn {{ color: #111111; background: {theme.warn}; font-size: {s.px(1.1)}px;
+                           font-weight: 700; padding: {s.px(0.3)}px {s.px(1.0)}px; }}
         QLabel#wallBanner {{ color: #ffffff; background: {theme.bad}; font-size: {s.px(1.8)}px;
                              font-weight: 800; padding: {s.px(0.5)}px {s.px(1.0)}px; }}
         QFrame#wallHeader {{ background: {theme.base}; border-bottom: {max(1, s.px(0.1))}px

@@ -117,6 +117,10 @@ class WallWindow(QWidget):
         self.faults.setWordWrap(True)
         self.faults.hide()
         lay.addWidget(self.faults)
+        self.dir_warning = WallLabel("", "wallWarn")  # one site, two data dirs (core.datadir)
+        self.dir_warning.setWordWrap(True)
+        self.dir_warning.hide()
+        lay.addWidget(self.dir_warning)
         self.banner = WallLabel("", "wallBanner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setWordWrap(True)
@@ -253,6 +257,7 @@ class WallWindow(QWidget):
         if not same:
             self._build_session(site)
         log.info("wall: collector running on %s (%d devices)", site.name, len(site.devices()))
+        self._show_dir_warning(site)
         self._start_duty_states()
 
     def _on_failed(self, error: str) -> None:
@@ -358,6 +363,17 @@ class WallWindow(QWidget):
             if isinstance(page, TotalsPage):
                 page.duties = dict(badges)
         self._dirty = True
+
+    def _show_dir_warning(self, site: Site) -> None:
+        """A wall started as another OS user, or on another copy of the site
+        file, must not read another journal silently."""
+        warning = None
+        if self._source is not None and self._source[0] != "demo":
+            from opsconsole.core.datadir import resolve_data_dir
+
+            warning = resolve_data_dir(site, self.data_dir).warning
+        self.dir_warning.set_text(warning or "")
+        self.dir_warning.setVisible(bool(warning))
 
     def _show_faults(self, faults: list[StorageFault]) -> None:
         lines = fault_lines(faults)
