@@ -1,5 +1,6 @@
-"""UI test set-up: offscreen Qt, settings in a temporary folder, and a guard
-that fails any test leaving a collector thread behind."""
+"""UI test set-up: offscreen Qt, settings in a temporary folder, a guard
+that fails any test leaving a collector thread behind, and qtbot waits that
+are hang guards, never speed checks."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from PySide6.QtCore import QSettings
 from opsconsole.ui.settings import Settings
 
 COLLECTOR_THREADS = ("collector", "nvml")
+# A wait gives up only after this long: it returns as soon as its condition
+# holds, so a loaded machine is slower, never failed (tests state what they
+# wait for, not how fast it must come).
+HANG_GUARD_MS = 30_000
 
 
 def collector_threads() -> list[str]:
@@ -32,10 +37,29 @@ def _isolated_settings(tmp_path, monkeypatch):
     yield
 
 
+@pytest.fixture
+def qtbot(qtbot, monkeypatch):
+    """pytest-qt's qtbot, whose raising waits allow at least HANG_GUARD_MS."""
+
+    def guarded(name: str):
+        wait = getattr(qtbot, name)
+
+        def call(*args, timeout: int = 5000, **kw):
+            if kw.get("raising", True) is not False:
+                timeout = max(timeout, HANG_GUARD_MS)
+            return wait(*args, timeout=timeout, **kw)
+
+        return call
+
+    for name in ("waitUntil", "waitSignal", "waitSignals", "waitCallback"):
+        monkeypatch.setattr(qtbot, name, guarded(name))
+    return qtbot
+
+
 @pytest.fixture(autouse=True)
 def _no_dangling_threads():
     yield
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + HANG_GUARD_MS / 1000
     while collector_threads() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not collector_threads(), f"threads left running: {collector_threads()}"
