@@ -9,5 +9,5 @@ from tests.ui.conftest import HANG_GUARD_MS
 def test_a_short_timeout_is_a_hang_guard(qtbot) -> None:
     t0 = time.monotonic()
     qtbot.waitUntil(lambda: time.monotonic() > t0 + 0.3, timeout=10)  # 10 ms stated
-    assert 0.3 <= time.monotonic() - t0  # it waited past the stated 10 ms
+    assert time.monotonic() - t0 >= 0.3  # it waited past the stated 10 ms
     assert HANG_GUARD_MS >= 30_000
