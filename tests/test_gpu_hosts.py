@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -557,3 +558,43 @@ def test_simulated_rack_serves_tokens_only_in_inference(tmp_path: Path) -> None:
     assert left.outcome == "done", left.failures
     assert after["gpu-a-vllm"].metrics["tokens_per_s"] == 0.0
     assert after["gpu-a-node1/0"].metrics["util_pct"] == 5.0
+
+
+def test_scrapes_spread_over_the_interval(tmp_path: Path, http_server: MetricsHttpServer) -> None:
+    """The poller's schedule, as for SNMP devices: each host once per interval,
+    the hosts at different offsets within it (no thundering herd)."""
+    seen: dict[str, list[float]] = {}
+
+    def page(name: str):
+        text = dcgm_text(list(enumerate(uuids(2, prefix=f"GPU-{name}"))))
+
+        def route() -> tuple[int, bytes]:
+            seen.setdefault(name, []).append(time.time())
+            return 200, text.encode()
+        return route
+
+    names = [f"h{k}" for k in range(4)]
+    devs = "".join(device(n, "gpu-host", exporter=http_server.route(f"/{n}", page(n)), gpus=2)
+                   for n in names)
+    site = load_site(site_file(tmp_path, devs, interval=1.0))
+    batches: list[list[Reading]] = []
+
+    async def main() -> None:
+        poller = Poller(site, batches.append, batch_interval_s=0.2)
+        task = asyncio.create_task(poller.run())
+        await asyncio.sleep(4.5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await poller.close()
+
+    asyncio.run(main())
+    assert set(seen) == set(names)
+    for n in names:
+        assert len(seen[n]) >= 3, (n, len(seen[n]))
+        gaps = [b - a for a, b in zip(seen[n], seen[n][1:], strict=False)]
+        assert statistics.median(gaps) == pytest.approx(1.0, abs=0.3), gaps
+    # within each cycle the four hosts are asked at different offsets: spread over it
+    offsets = sorted({round(t % 1.0, 1) for n in names for t in seen[n][1:2]})
+    assert len(offsets) >= 3, offsets
+    got = {r.device for b in batches for r in b}
+    assert {f"{n}/{k}" for n in names for k in range(2)} <= got  # the GPUs come with each scrape
