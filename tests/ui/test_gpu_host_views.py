@@ -56,7 +56,7 @@ def test_tokens_beside_hashrate(session, qtbot) -> None:
     header.refresh()
     assert header.tokens.value.text() == "2.5 k tok/s"
     assert header.tokens.detail.text() == "1 inference server"
-    assert header.gpu.detail.text() == "mean of 3 GPUs (2 remote)"
+    assert header.gpu.detail.text() == "mean of 3 GPUs (2 remote), 1 silent"  # node/1 is lost
     tiles = GroupTiles(session, theme)
     qtbot.addWidget(tiles)
     tiles.refresh()
