@@ -128,3 +128,25 @@ def test_wall_marks_incomplete_sums_dead_groups_and_contradictions(qtbot, wall):
     assert row_a.alert and row_a.flag.isVisible()
     assert row_a.flag.text().startswith("⚠ idle but hashing:")
     assert not totals.tiles["gpu-rack"].alert
+
+
+def test_a_value_that_is_no_reading_is_a_dash_on_the_gpu_card(console):
+    """A NaN (or a metric left out: a sentinel the collector dropped) never
+    reaches a card as "nan MHz" or as a made-up 0."""
+    from opsconsole.core.readings import Reading
+
+    site = console.session.site
+    batch = make_batch(site)
+    gpu = next(r for r in batch if r.device == "gpu-0")
+    metrics = {**gpu.metrics, "sm_clock_mhz": float("nan"), "util_pct": float("nan")}
+    del metrics["power_w"]
+    batch = [Reading(r.device, r.ts, r.status, metrics, None, 0.02) if r is gpu else r
+             for r in batch]
+    feed(console, batch)
+    panel = console.console.gpus
+    panel.refresh()
+    card = next(c for c in panel.cards if c.device_id == "gpu-0")
+    assert card.clocks.text() == f"clocks {units.NA}"
+    assert card.util.text() == units.NA
+    assert card.power.text() == units.NA
+    assert "nan" not in " ".join((card.clocks.text(), card.temps.text(), card.util.text()))

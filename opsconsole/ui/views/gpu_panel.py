@@ -5,6 +5,8 @@ host, after the GPUs this workstation reads through NVML."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
@@ -82,7 +84,9 @@ class GpuCard(QFrame):
 
 
 def _f(v: object) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    """A reading's number, or None: never NaN or inf on a card ("nan MHz")."""
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    return float(v) if ok else None
 
 
 class GpuPanel(QScrollArea):

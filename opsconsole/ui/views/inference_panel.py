@@ -28,6 +28,11 @@ def _num(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
+def _count(v: float | None) -> str:
+    """A queue length, or a dash when the server does not report it (never 0)."""
+    return units.NA if v is None or not np.isfinite(v) else f"{v:.0f}"
+
+
 def _ms(s: float | None) -> str:
     return units.NA if s is None or not np.isfinite(s) else f"{s * 1000:.0f} ms"
 
@@ -164,8 +169,8 @@ class InferencePanel(QScrollArea):
                     ttfts.append(ttft)
                 server = r.labels.get("server", "")
                 lines.append(f"<b>{did}</b> <span style='color:{t.muted}'>{server}</span>: "
-                             f"{units.tokens(tok)} · {run or 0:.0f} running · "
-                             f"{wait or 0:.0f} waiting · TTFT {_ms(ttft)}")
+                             f"{units.tokens(tok)} · {_count(run)} running · "
+                             f"{_count(wait)} waiting · TTFT {_ms(ttft)}")
             card.queue.setText(f"{running:.0f} · {waiting:.0f}" if have_queue else units.NA)
             card.queue.setStyleSheet(f"color: {t.warn};" if waiting > 0 else "")
             card.ttft.setText(_ms(max(ttfts)) if ttfts else units.NA)
