@@ -253,7 +253,11 @@ class GpuPanel(QScrollArea):
                              and mc is not None else f"clocks {units.NA}")
             thr = m.get("throttle_reasons")
             xid = m.get("xid_last")
-            thr_text = ", ".join(thr) if isinstance(thr, list) else (thr or "none")
+            # not reported (a dcgm-exporter without the field) is not "none"
+            if isinstance(thr, list):
+                thr_text = ", ".join(thr)
+            else:
+                thr_text = units.NA if thr is None else thr or "none"
             xid_text = f"XID {xid:g}" if isinstance(xid, int | float) and xid else "no XID"
             warn = self.theme.warn if thr and thr not in ("none", "idle", "") else self.theme.muted
             c.throttle.setText(f"<span style='color:{warn}'>throttle: {thr_text}</span>"
