@@ -1,10 +1,10 @@
 """The bridge between the collector thread and the GUI thread.
 
-The CollectorRuntime's callbacks run ON THE COLLECTOR THREAD. They only
-append to a locked list and, if no wake-up is already queued, post one queued
-signal; the GUI thread then drains everything that arrived in one go. So the
-GUI receives at most one batch signal per event-loop turn however fast the
-poller flushes, and the collector never waits on the GUI.
+The CollectorRuntime's callbacks run ON THE COLLECTOR THREAD. Readings go
+through a Handoff (ui/handoff.py): the GUI receives at most one batch signal
+per event-loop turn however fast the poller flushes, and the collector never
+waits on the GUI. Readings that arrive before `started` is handled are held
+for it.
 
 Starting the runtime waits for the simulated site / site load, so it runs on
 a short-lived helper thread; the GUI hears `started` or `failed`.
@@ -23,6 +23,7 @@ from opsconsole.collectors.poller import CycleStats
 from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
+from opsconsole.ui.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ class CollectorBridge(QObject):
     failed = Signal(str)  # could not start (one line)
     batch = Signal(list)  # list[Reading], on the GUI thread
     cycle = Signal(object)  # CycleStats, on the GUI thread
-    _wake = Signal()  # collector -> GUI: readings are waiting
     _cycle_in = Signal(object)
     _start_done = Signal(object, str)
 
@@ -42,17 +42,15 @@ class CollectorBridge(QObject):
                  runtime_factory: RuntimeFactory = CollectorRuntime,
                  batch_interval_s: float = 0.5, parent: QObject | None = None):
         super().__init__(parent)
-        self._lock = threading.Lock()
-        self._pending: list[Reading] = []
-        self._wake_posted = False
+        self._readings = Handoff(self)
+        self._readings.held = True  # until `started`: consumers do not know the site yet
+        self._readings.arrived.connect(self._deliver)
         self._stopping = False
-        self._started = False  # `started` emitted: consumers know the site
         self.batches_received = 0
         self.runtime = runtime_factory(site, self._on_batch_collector, self._on_cycle_collector,
                                        demo_site=demo_site, batch_interval_s=batch_interval_s)
         self._starter: threading.Thread | None = None
         q = Qt.ConnectionType.QueuedConnection
-        self._wake.connect(self._drain, q)
         self._cycle_in.connect(self.cycle.emit, q)
         self._start_done.connect(self._on_start_done, q)
 
@@ -77,9 +75,8 @@ class CollectorBridge(QObject):
         if site is None:
             self.failed.emit(error or "collector did not start")
         else:
-            self._started = True
             self.started.emit(site)
-            self._drain()  # readings may have raced ahead of this signal
+            self._readings.release()  # readings may have raced ahead of this signal
 
     def stop(self) -> None:
         """Cancel polls in flight and join the collector thread. Safe to call
@@ -87,6 +84,7 @@ class CollectorBridge(QObject):
         if self._stopping:
             return
         self._stopping = True
+        self._readings.close()
         if self._starter is not None:
             self._starter.join(timeout=70)
         try:
@@ -100,25 +98,14 @@ class CollectorBridge(QObject):
 
     # -- collector thread ---------------------------------------------------
     def _on_batch_collector(self, batch: list[Reading]) -> None:
-        with self._lock:
-            self._pending.extend(batch)
-            if self._wake_posted or self._stopping:
-                return
-            self._wake_posted = True
-        self._wake.emit()
+        self._readings.extend(batch)
 
     def _on_cycle_collector(self, stats: CycleStats) -> None:
         if not self._stopping:
             self._cycle_in.emit(stats)
 
     # -- GUI thread ---------------------------------------------------------
-    def _drain(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-            self._wake_posted = False
-        if batch and not self._stopping and self._started:
+    def _deliver(self, batch: list[Reading]) -> None:
+        if not self._stopping:
             self.batches_received += 1
             self.batch.emit(batch)
-        elif batch and not self._stopping:
-            with self._lock:  # `started` not handled yet: keep them for it
-                self._pending[:0] = batch

@@ -4,19 +4,19 @@ it, for as long as it is wrong, in the console and on the wall.
 
 The faults live in core (`SiteSession.storage_faults`, a StorageFaults that
 logs each fault once, without a traceback). Its listeners run on whichever
-thread reported (the history writer's too): FaultFeed hands each snapshot to
-the GUI thread as one queued signal. FaultBanner shows the lines; the wall
+thread reported (the history writer's too): FaultFeed hands the snapshots to
+the GUI thread through a Handoff (ui/handoff.py). FaultBanner shows the lines; the wall
 styles the same lines at its own size (fault_lines)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QWidget
 
 from opsconsole.core.storage import StorageFault, StorageFaults
+from opsconsole.ui.handoff import Handoff
 from opsconsole.ui.theme import Theme
 
 WHAT_STOPS = {  # what the operator loses while the file is off
@@ -37,29 +37,25 @@ class FaultFeed(QObject):
     """A StorageFaults' snapshots, on the GUI thread."""
 
     changed = Signal(list)  # list[StorageFault]
-    _arrived = Signal(list)
 
     def __init__(self, faults: StorageFaults, parent: QObject | None = None):
         super().__init__(parent)
         self.faults = faults
-        self._closed = False
-        self._arrived.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+        self._snapshots = Handoff(self)  # from whichever thread found the fault
+        self._snapshots.arrived.connect(self._deliver)
         faults.add_listener(self._on_any_thread)
 
     def _on_any_thread(self, snapshot: list[StorageFault]) -> None:
-        if not self._closed:
-            with contextlib.suppress(RuntimeError):  # this QObject is already gone
-                self._arrived.emit(list(snapshot))
+        self._snapshots.put(list(snapshot))
 
-    def _deliver(self, snapshot: list[StorageFault]) -> None:
-        if not self._closed:
-            self.changed.emit(snapshot)
+    def _deliver(self, snapshots: list[list[StorageFault]]) -> None:
+        self.changed.emit(snapshots[-1])  # the newest says it all
 
     def current(self) -> list[StorageFault]:
         return self.faults.current()
 
     def close(self) -> None:
-        self._closed = True
+        self._snapshots.close()
 
 
 class FaultBanner(QLabel):

@@ -6,24 +6,24 @@ and may wait on another process's lock, which must never freeze the window);
 results come back as callbacks on the GUI thread through a queued signal.
 
 Progress events arrive on the collector thread. Like the telemetry bridge,
-they are appended to a locked list and at most one queued wake-up is posted,
-so a 500-device step reaches the GUI as a few batches, not 500 signals.
+they go through a Handoff (ui/handoff.py), so a 500-device step reaches the
+GUI as a few batches, not 500 signals; finished calls come back the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 
 from opsconsole.core.duty import DutyController, GroupState, ProgressEvent
 from opsconsole.core.storage import StorageError, StorageFaults
+from opsconsole.ui.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,6 @@ Done = Callable[[Any, BaseException | None], None]  # (result, error), on the GU
 class DutyClient(QObject):
     progress = Signal(list)  # list[ProgressEvent], GUI thread, batched
     states_changed = Signal(dict)  # dict[str, GroupState], GUI thread
-    _wake = Signal()
-    _call = Signal(object)  # a zero-argument callable to run on the GUI thread
 
     def __init__(self, runtime: Any, data_dir: Path | None, *, read_only: bool,
                  faults: StorageFaults | None = None, parent: QObject | None = None):
@@ -47,14 +45,12 @@ class DutyClient(QObject):
                                                                   read_only=read_only)
         self.read_only = self.controller.read_only
         self.states: dict[str, GroupState] = {}
-        self._lock = threading.Lock()
-        self._pending: list[ProgressEvent] = []
-        self._wake_posted = False
         self._closed = False
-        q = Qt.ConnectionType.QueuedConnection
-        self._wake.connect(self._drain, q)
-        self._call.connect(self._run_call, q)
-        self.controller.add_listener(self._on_event_collector)
+        self._progress = Handoff(self)  # ProgressEvents from the collector thread
+        self._progress.arrived.connect(self._on_progress)
+        self._calls = Handoff(self)  # zero-argument callables to run on the GUI thread
+        self._calls.arrived.connect(self._run_calls)
+        self.controller.add_listener(self._progress.put)
 
     # -- calls onto the collector loop ------------------------------------------
     def call(self, make: Callable[[DutyController], Coroutine[Any, Any, Any]],
@@ -82,17 +78,12 @@ class DutyClient(QObject):
         return self.call(run, done)
 
     def _post(self, fn: Callable[[], None]) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            try:
-                self._call.emit(fn)
-            except RuntimeError:  # the QObject is gone (window closed)
-                self._closed = True
+        self._calls.put(fn)
 
-    def _run_call(self, fn: Callable[[], None]) -> None:
-        if not self._closed:
-            fn()
+    def _run_calls(self, fns: list[Callable[[], None]]) -> None:
+        for fn in fns:
+            if not self._closed:
+                fn()
 
     @staticmethod
     def _finish(fut: Future, done: Done, faults: StorageFaults | None = None) -> None:
@@ -123,24 +114,8 @@ class DutyClient(QObject):
         """Thread-safe in the controller (a flag read between steps)."""
         return self.controller.cancel(group)
 
-    # -- progress events: collector thread -> GUI thread ---------------------------------
-    def _on_event_collector(self, ev: ProgressEvent) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._pending.append(ev)
-            if self._wake_posted:
-                return
-            self._wake_posted = True
-            try:
-                self._wake.emit()
-            except RuntimeError:
-                self._closed = True
-
-    def _drain(self) -> None:
-        with self._lock:
-            events, self._pending = self._pending, []
-            self._wake_posted = False
+    # -- progress events, handed over from the collector thread ---------------------------
+    def _on_progress(self, events: list[ProgressEvent]) -> None:
         if events and not self._closed:
             self.progress.emit(events)
             if any(e.kind == "done" for e in events):
@@ -149,9 +124,9 @@ class DutyClient(QObject):
     # -- shutdown ------------------------------------------------------------------------
     def close(self) -> None:
         """After the runtime stopped: no more callbacks; close the journal."""
-        with self._lock:
-            self._closed = True
-            self._pending.clear()
+        self._closed = True
+        self._progress.close()
+        self._calls.close()
         try:
             self.controller.journal.close()
         except Exception:  # closing: log, never raise into Qt

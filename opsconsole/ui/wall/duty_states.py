@@ -15,9 +15,10 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from opsconsole.core.storage import SWITCHING, StorageError, StorageFaults
+from opsconsole.ui.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,6 @@ OK = "ok"
 
 class ReadOnlyDutyStates(QObject):
     changed = Signal(dict)  # group id -> badge text (the duty, or switching/degraded/...)
-    _arrived = Signal(object)  # Future, from the collector thread
 
     def __init__(self, runtime: Any, data_dir: Path | None,
                  faults: StorageFaults | None = None, parent: QObject | None = None):
@@ -40,7 +40,8 @@ class ReadOnlyDutyStates(QObject):
         self.badges: dict[str, str] = {}
         self.states: dict[str, Any] = {}  # group id -> GroupState, the journal's last answer
         self._closed = False
-        self._arrived.connect(self._on_arrived, Qt.ConnectionType.QueuedConnection)
+        self._answers = Handoff(self)  # finished Futures, from the collector thread
+        self._answers.arrived.connect(self._on_answers)
         self._timer = QTimer(self)
         self._timer.setInterval(round(STATES_EVERY_S * 1000))
         self._timer.timeout.connect(self.poll)
@@ -54,14 +55,11 @@ class ReadOnlyDutyStates(QObject):
             fut = self.runtime.submit(states())
         except RuntimeError:  # the collector is down: keep the last known duties
             return
-        fut.add_done_callback(self._post)
+        fut.add_done_callback(self._answers.put)
 
-    def _post(self, fut: Future) -> None:  # collector thread
-        if not self._closed:
-            try:
-                self._arrived.emit(fut)
-            except RuntimeError:  # this QObject is already gone
-                self._closed = True
+    def _on_answers(self, futures: list[Future]) -> None:
+        for fut in futures:
+            self._on_arrived(fut)
 
     def _on_arrived(self, fut: Future) -> None:
         if self._closed or fut.cancelled():
@@ -84,6 +82,7 @@ class ReadOnlyDutyStates(QObject):
 
     def close(self) -> None:
         self._closed = True
+        self._answers.close()
         self._timer.stop()
         try:
             self.controller.journal.close()
