@@ -28,6 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from opsconsole.cli.duty import data_dir_for
     from opsconsole.core.duty import DB_NAME, Journal
 
+    if getattr(args, "connect", None):
+        from opsconsole.cli import remote
+
+        doc = remote.audit(args)
+        return print_audit(doc["site"], doc["records"], args)
     site = load_site_or_exit(args.config)
     path = data_dir_for(args, site) / DB_NAME
     records: list[dict[str, Any]] = []
@@ -42,8 +47,13 @@ def run(args: argparse.Namespace) -> int:
         print(f'opsconsole audit: unknown group "{args.group}" (groups: {known})',
               file=sys.stderr)
         return EXIT_USAGE
+    return print_audit(site.name, records, args)
+
+
+def print_audit(site_name: str, records: list[dict[str, Any]],
+                args: argparse.Namespace) -> int:
     if args.format == "json":
-        print(json.dumps({"site": site.name, "records": records}, indent=2))
+        print(json.dumps({"site": site_name, "records": records}, indent=2))
         return EXIT_OK
     if not records:
         print("no duty switches recorded")
@@ -61,4 +71,8 @@ def run(args: argparse.Namespace) -> int:
             if s["output"]:
                 for line in s["output"].splitlines()[-5:]:
                     print(f"         | {line}")
+        approval = (r.get("plan") or {}).get("approval")
+        if approval:
+            print("    two-person rule: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                                      for k, v in approval.items()))
     return EXIT_OK

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from opsconsole.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, load_site_or_exit
+from opsconsole.cli.common import load_site_or_exit
 from opsconsole.core.site import DUTIES, Site
-
-if TYPE_CHECKING:  # the parser is built for every command: keep its imports light
-    from opsconsole.core.duty import DutyController, Plan, ProgressEvent
-
-NO_TERMINAL = ("refusing: no terminal to confirm on; pass --yes to switch without "
-               "confirmation")
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -47,6 +39,16 @@ def add_parser(sub: Any, common: Any) -> None:
     p = dsub.add_parser("status", help="each group's duty and switch state")
     common(p, suppress=True)
     p.add_argument("group", metavar="GROUP", nargs="?")
+    p = dsub.add_parser("requests", help="switches waiting for a second user's approval")
+    common(p, suppress=True)
+    p = dsub.add_parser("approve", help="run another user's pending switch request")
+    common(p, suppress=True)
+    p.add_argument("request", metavar="ID", type=int)
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p = dsub.add_parser("reject", help="reject a pending switch request")
+    common(p, suppress=True)
+    p.add_argument("request", metavar="ID", type=int)
+    p.add_argument("--comment", default="", help="why (kept with the request and audit)")
 
 
 _WARNED: set[str] = set()
@@ -73,11 +75,23 @@ LAST_DATA_DIR: list[Path] = []  # for main's one line on a database error
 
 
 def run(args: argparse.Namespace) -> int:
+    from opsconsole.cli.dutyflow import act
+
+    if getattr(args, "connect", None):
+        from opsconsole.cli.remote import RemoteDesk, connect_or_exit
+
+        client = connect_or_exit(args)
+
+        async def remote() -> int:
+            async with client:
+                return await act(args, RemoteDesk(client))
+
+        return asyncio.run(remote())
     site = load_site_or_exit(args.config)
-    return asyncio.run(_main(args, site))
+    return asyncio.run(_local(args, site))
 
 
-async def _measure(poller: Any, site: Site) -> dict[str, float]:
+async def measure(poller: Any, site: Site) -> dict[str, float]:
     """Power now per group, from one pass over the site's devices."""
     from opsconsole.core.store import LiveStore
 
@@ -91,85 +105,22 @@ async def _measure(poller: Any, site: Site) -> dict[str, float]:
     return out
 
 
-def _print_progress(ev: ProgressEvent) -> None:
-    if ev.kind == "step-start":
-        print(f"[{(ev.pos or 0) + 1}/{ev.steps_total}] {ev.message}", flush=True)
-    elif ev.kind == "device" and not ev.ok:
-        print(f"      {ev.device}: FAILED: {ev.message}", flush=True)
-    elif ev.kind == "step-end":
-        print(f"      {'ok' if ev.ok else 'NOT OK'}: {ev.message}", flush=True)
-
-
-def _confirm(plan: Plan, yes: bool) -> str | None:
-    """None when confirmed, else why not."""
-    if yes:
-        return None
-    if sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():  # closed: no stdin
-        return NO_TERMINAL
-    try:
-        answer = input(f"Switch {plan.group} from {plan.from_duty} to {plan.to_duty}"
-                       f" ({plan.kind})? Type yes to go on: ")
-    except EOFError:
-        answer = ""
-    return None if answer.strip().lower() in ("y", "yes") else "not confirmed by the operator"
-
-
-async def _main(args: argparse.Namespace, site: Site) -> int:
+async def _local(args: argparse.Namespace, site: Site) -> int:
+    from opsconsole.cli.dutyflow import LocalDesk, act
     from opsconsole.collectors.poller import Poller
-    from opsconsole.core.duty import DutyController, DutyError, Journal
+    from opsconsole.core.duty import DutyController, Journal
+    from opsconsole.core.duty.approvals import Approvals
+    from opsconsole.core.duty.desk import DutyDesk
 
-    journal = Journal.in_dir(data_dir_for(args, site))
+    data_dir = data_dir_for(args, site)
+    journal = Journal.in_dir(data_dir)
+    approvals = Approvals.in_dir(data_dir) if site.approval_kw is not None else None
     poller = Poller(site, lambda batch: None)
     ctl = DutyController(site, journal, poller, read_only=bool(args.read_only))
     try:
-        return await _act(args, site, ctl, poller)
-    except DutyError as exc:
-        print(f"opsconsole duty: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return await act(args, LocalDesk(DutyDesk(ctl, approvals), poller))
     finally:
         await poller.close()
         journal.close()
-
-
-async def _act(args: argparse.Namespace, site: Site, ctl: DutyController, poller: Any) -> int:
-    cmd = args.duty_command
-    if cmd == "status":
-        groups = [ctl.group(args.group).id] if args.group else [g.id for g in site.groups]
-        states = await asyncio.to_thread(ctl.states)
-        for gid in groups:
-            st = states[gid]
-            print(f"{gid}: {st.label}" + (f"  (switch #{st.switch_id})" if st.switch_id else ""))
-        return EXIT_OK
-    measured = await _measure(poller, site)
-    if cmd in ("plan", "set"):
-        plan = await ctl.plan(args.group, args.duty, measured)
-    else:
-        plan = await {"retry": ctl.plan_retry, "resume": ctl.plan_resume,
-                      "rollback": ctl.plan_rollback}[cmd](args.group, measured)
-    print("\n".join(plan.summary_lines()), flush=True)
-    if cmd == "plan":
-        if ctl.read_only:  # the plan is what a set would do; the set itself would be refused
-            from opsconsole.core.duty import READ_ONLY
-
-            print(f"  REFUSED: {READ_ONLY}: a set would be refused", flush=True)
-        return EXIT_REFUSED if plan.refusals or ctl.read_only else EXIT_OK
-    if plan.refusals or ctl.read_only:
-        res = await ctl.execute(plan)  # refuses, and the refusal is audited
-        print(f"refused: {res.message}", file=sys.stderr)
-        return res.exit_code
-    why = _confirm(plan, args.yes)
-    if why is not None:
-        await ctl.refuse(plan, why)
-        print(why, file=sys.stderr)
-        return EXIT_REFUSED
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals on Windows loops
-        loop.add_signal_handler(signal.SIGINT, lambda: (
-            print("cancelling after the current step ...", file=sys.stderr, flush=True),
-            ctl.cancel(plan.group)))
-    res = await ctl.execute(plan, _print_progress)
-    stream = sys.stdout if res.exit_code == 0 else sys.stderr
-    print(f"{res.outcome}: {res.message} (switch #{res.switch_id})", file=stream)
-    for f in res.failures:
-        print(f"  {f.device}: {f.message}", file=stream)
-    return res.exit_code
+        if approvals is not None:
+            approvals.close()

@@ -27,6 +27,11 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
                    **d)
     p.add_argument("--read-only", action="store_true", help="refuse every mutation", **d)
     p.add_argument("-v", "--verbose", action="count", help="more logging", **d)
+    p.add_argument("--connect", metavar="URL",
+                   help="use the site service at URL (opsconsole serve) instead of the devices",
+                   **d)
+    p.add_argument("--token-file", type=Path, metavar="FILE",
+                   help="the API token for --connect (default: $OPSCONSOLE_TOKEN)", **d)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,11 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also serve a GPU server through a simulated dcgm-exporter and a vLLM "
                          "metrics page on loopback HTTP (the demo's GPU rack), with example prices")
 
-    from opsconsole.cli import audit, duty, history
+    from opsconsole.cli import audit, duty, history, serve, token
 
     duty.add_parser(sub, _common)
     audit.add_parser(sub, _common)
     history.add_parser(sub, _common)
+    serve.add_parser(sub, _common)
+    token.add_parser(sub, _common)
     _metrics_options(p)  # the GUI's
     return p
 
@@ -121,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             from opsconsole.cli import audit, duty
 
             return (duty if args.command == "duty" else audit).run(args)
+        if args.command in ("serve", "token"):
+            from opsconsole.cli import serve, token
+
+            return (serve if args.command == "serve" else token).run(args)
         if args.command == "simulate":
             from opsconsole.cli import simulate
 

@@ -17,9 +17,8 @@ from opsconsole.cli.sinks import Sinks
 from opsconsole.collectors.poller import CycleStats, Poller
 from opsconsole.core.duty.journal import read_group_states
 from opsconsole.core.duty.model import GroupState
-from opsconsole.core.dutycheck import contradictions
 from opsconsole.core.readings import Reading
-from opsconsole.core.report import poll_json, poll_table
+from opsconsole.core.report import format_table, poll_doc
 from opsconsole.core.site import Site
 from opsconsole.core.storage import StorageError
 from opsconsole.core.store import LiveStore
@@ -51,13 +50,8 @@ def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
     except StorageError as exc:  # broke while polling: say so, never guess a duty
         print(f"opsconsole: {exc}", file=sys.stderr, flush=True)
         states = {g.id: GroupState(g.id, "unknown", "unknown") for g in site.groups}
-    found = contradictions(store, {g: st.duty for g, st in states.items()},
-                           site.alarms,
-                           skip={g for g, st in states.items() if st.status != "ok"})
-    if fmt == "json":
-        print(json.dumps(poll_json(site, store, readings, cycle_s, states, found)), flush=True)
-    else:
-        print(poll_table(site, store, readings, cycle_s, states, found), flush=True)
+    doc = poll_doc(site, store, readings, cycle_s, states)
+    print(json.dumps(doc) if fmt == "json" else format_table(doc), flush=True)
 
 
 async def _once(site: Site, fmt: str, data_dir: Path) -> None:
@@ -104,6 +98,10 @@ async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = N
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "connect", None):
+        from opsconsole.cli import remote
+
+        return remote.poll(args)
     site = load_site_or_exit(getattr(args, "config", None))
     data_dir = data_dir_for(args, site)
     read_group_states(site, data_dir)  # an unreadable journal: exit 2 now, before polling

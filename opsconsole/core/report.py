@@ -26,8 +26,11 @@ def _clean(v: MetricValue) -> MetricValue:
     return v
 
 
-def device_entry(site: Site, r: Reading) -> dict[str, Any]:
-    d = site.device(r.device)
+def device_entry(site: Site, r: Reading, devices: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """`devices`: id -> Device, for callers that build many entries (a scan
+    of the site per reading is quadratic at 20,000 devices)."""
+    d = devices[r.device] if devices is not None else site.device(r.device)
     assert d is not None
     return {
         "id": d.id,
@@ -84,16 +87,31 @@ def poll_json(site: Site, store: LiveStore, readings: list[Reading], cycle_s: fl
             **scope_entry(store, g.id),
             "contradiction": c.message if c is not None else None,
         })
-    order = {d.id: i for i, d in enumerate(site.devices())}
+    devs = site.devices()
+    order = {d.id: i for i, d in enumerate(devs)}
+    by_id = {d.id: d for d in devs}
     return {
         "site": site.name,
         "collected_at": collected.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cycle_s": round(cycle_s, 3),
-        "devices": [device_entry(site, r) for r in sorted(readings, key=lambda r: order[r.device])],
+        "devices": [device_entry(site, r, by_id)
+                    for r in sorted(readings, key=lambda r: order[r.device])],
         "groups": groups,
         "tokens_per_s": _clean(store.summary().tokens_per_s),
         "totals": {"id": "site", **scope_entry(store, SITE)},
     }
+
+
+def poll_doc(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
+             states: Mapping[str, GroupState]) -> dict[str, Any]:
+    """The `poll --format json` document with each group's duty from the
+    journal and the duty/telemetry contradictions (a group mid-switch or
+    not ok is not checked): what `poll` prints and what the service serves."""
+    from opsconsole.core.dutycheck import contradictions
+
+    found = contradictions(store, {g: st.duty for g, st in states.items()}, site.alarms,
+                           skip={g for g, st in states.items() if st.status != "ok"})
+    return poll_json(site, store, readings, cycle_s, states, found)
 
 
 def _fmt(v: MetricValue, width: int) -> str:
@@ -140,7 +158,12 @@ def _scope_line(e: dict[str, Any]) -> str:
 def poll_table(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
                states: Mapping[str, GroupState] | None = None,
                contradictions: Mapping[str, Contradiction] | None = None) -> str:
-    doc = poll_json(site, store, readings, cycle_s, states, contradictions)
+    return format_table(poll_json(site, store, readings, cycle_s, states, contradictions))
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    """The `poll --format table` text of a `poll --format json` document (also
+    what a client prints from the site service's snapshot)."""
     idw = max([len(d["id"]) for d in doc["devices"]] + [6])
     kw = max([len(d["kind"]) for d in doc["devices"]] + [5])
     head = f"{'device':<{idw}} {'group':<10} {'kind':<{kw}} {'status':<11}" + "".join(

@@ -154,6 +154,9 @@ class Site:
     wall: WallConfig = field(default_factory=WallConfig)  # [wall]
     economics: dict[str, float] = field(default_factory=dict)  # [economics] (core.economics)
     data_dir: Path | None = None  # [site] data_dir, absolute (core.datadir decides the default)
+    # two-person rule: a switch changing power by more than this (kW) waits for a second user
+    approval_kw: float | None = None
+    approval_ttl_s: float = 900.0  # a pending request expires after this
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]

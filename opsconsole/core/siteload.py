@@ -78,6 +78,8 @@ _SITE_KEYS = (
     "nvml",
     "snmp_engine",
     "data_dir",
+    "approval_kw",
+    "approval_ttl_s",
 )
 _CRED_KEYS = (
     "version",
@@ -208,6 +210,8 @@ class _SiteLoader:
             ("poll_interval_s", want_number(t, "poll_interval_s", path, p, lo=0.5, hi=3600)),
             ("power_budget_kw", want_number(t, "power_budget_kw", path, p, lo=0, lo_open=True,
                                             hi=MAX_KW)),
+            ("approval_kw", want_number(t, "approval_kw", path, p, lo=0, hi=MAX_KW)),
+            ("approval_ttl_s", want_number(t, "approval_ttl_s", path, p, lo=10, hi=7 * 86400)),
             (
                 "snmp_timeout_s",
                 want_number(t, "snmp_timeout_s", path, p, lo=0, hi=60, lo_open=True),

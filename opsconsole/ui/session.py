@@ -26,6 +26,7 @@ from opsconsole.core.alarms import Alarm, AlarmThresholds, AlarmTracker, Event, 
 from opsconsole.core.dutycheck import Contradiction, contradictions
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import DUTIES, Site
+from opsconsole.core.sitestate import SiteState
 from opsconsole.core.storage import StorageFaults
 from opsconsole.core.store import SITE, LiveStore
 from opsconsole.core.store import STATUS_CODES as store_status_codes
@@ -33,7 +34,6 @@ from opsconsole.core.store import STATUS_CODES as store_status_codes
 SLICE = 1000  # readings per event-loop turn
 GIL_SWITCH_S = 0.001  # the collector and history threads share the GIL with the GUI
 GC_GEN0 = 5000  # objects allocated between young collections (Python's default: 700)
-GROUP_ALARMS_EVERY_S = 1.0  # group power alarms (held for a minute) need no more
 
 
 def tune_interpreter() -> None:
@@ -80,8 +80,8 @@ class SiteSession(QObject):
         tune_interpreter()
         self.site = site
         self.demo = demo
-        self.store = LiveStore(site, history_s)
-        self.alarms = AlarmTracker(site, thresholds)
+        # store, alarms, history, alarm log and /metrics: core.sitestate, shared with the service
+        self.state = SiteState(site, history_s=history_s, thresholds=thresholds)
         self.devices = site.devices()
         self.kinds = np.array([d.kind for d in self.devices])
         self.group_ids = [g.id for g in site.groups]
@@ -92,18 +92,51 @@ class SiteSession(QObject):
         self._queue: deque[Reading] = deque()
         self._slicing = False
         self._had_data = False
-        self._groups_checked = 0.0  # when group power alarms were last evaluated
-        # Optional services (attach_storage / ui.services): history, alarm log, /metrics
-        self.history: Any = None  # core.history.HistoryWriter
-        self.alarm_log: Any = None  # core.alarmlog.AlarmLog
-        self.exporter: Any = None  # core.prometheus.MetricsServer
-        self.data_dir: Path | None = None
-        # What is wrong with the data dir's files (journal, history, alarm log): the banner's source
-        self.storage_faults = StorageFaults()
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_tick)
         self._tick.start()
+
+    # -- the shared state's parts, by their old names -----------------------------
+    @property
+    def store(self) -> LiveStore:
+        return self.state.store
+
+    @property
+    def alarms(self) -> AlarmTracker:
+        return self.state.alarms
+
+    @property
+    def storage_faults(self) -> StorageFaults:
+        return self.state.storage_faults
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self.state.data_dir
+
+    @property
+    def history(self) -> Any:  # core.history.HistoryWriter
+        return self.state.history
+
+    @history.setter
+    def history(self, value: Any) -> None:
+        self.state.history = value
+
+    @property
+    def alarm_log(self) -> Any:  # core.alarmlog.AlarmLog
+        return self.state.alarm_log
+
+    @alarm_log.setter
+    def alarm_log(self, value: Any) -> None:
+        self.state.alarm_log = value
+
+    @property
+    def exporter(self) -> Any:  # core.prometheus.MetricsServer
+        return self.state.exporter
+
+    @exporter.setter
+    def exporter(self, value: Any) -> None:
+        self.state.exporter = value
 
     # -- input ----------------------------------------------------------------
     def ingest(self, batch: list[Reading]) -> None:
@@ -130,17 +163,7 @@ class SiteSession(QObject):
         now = time.time()
         self.readings_in += len(chunk)
         self.last_batch_at = now
-        changed = self.store.ingest(chunk)
-        if self.history is not None:
-            self.history.ingest(chunk, self.store)  # queued: never waits on the disk
-        if self.exporter is not None:
-            self.exporter.publish(self.store)
-        events = self.alarms.update(chunk, now)
-        if now - self._groups_checked >= GROUP_ALARMS_EVERY_S:
-            # Every group (500 at 20,000 miners) in Python: once a second, not per slice.
-            self._groups_checked = now
-            events += self.alarms.update_groups(self.group_power(), now)
-            events += self.alarms.update_duty_checks(self.store, now)
+        changed, events = self.state.ingest(chunk, now)
         changed = sorted(set(changed) | self._sync_alarm_flags(events))
         if events:
             self.events.emit(events)
@@ -163,7 +186,7 @@ class SiteSession(QObject):
         return touched
 
     def _on_tick(self) -> None:
-        events = self.alarms.tick(time.time())
+        events = self.state.tick(time.time())
         if events:
             touched = self._sync_alarm_flags(events)
             self.events.emit(events)
@@ -228,14 +251,8 @@ class SiteSession(QObject):
 
     # -- alarms you can act on, history ------------------------------------------------
     def group_power(self) -> dict[str, float | None]:
-        """Each group's power now (W; the store's newest aggregate). Read
-        straight from the aggregate ring: this runs on every ingested slice."""
-        col = self.store.newest_col()
-        ring = self.store.agg.get("power_w")
-        vals = (ring[1:, col] if ring is not None and col >= 0
-                else np.full(len(self.group_ids), np.nan))
-        return {g: (float(v) if np.isfinite(v) else None)
-                for g, v in zip(self.group_ids, vals, strict=True)}
+        """Each group's power now (W; the store's newest aggregate)."""
+        return self.state.group_power()
 
     def _alarms_touched(self, events: list[Event]) -> None:
         if any(e.kind in _ALARM_EVENTS for e in events):
@@ -246,45 +263,24 @@ class SiteSession(QObject):
         """Acknowledge an active alarm as the OS user (or `user`), with a comment."""
         from opsconsole.core.duty.journal import os_user
 
-        alarm, events = self.alarms.acknowledge(subject, key, user or os_user(), comment,
-                                                time.time())
+        alarm, events = self.state.acknowledge(subject, key, user or os_user(), comment)
         if events:
             self.events.emit(events)
             self.alarms_changed.emit()
         return alarm
 
     def attach_storage(self, data_dir: Path) -> None:
-        """History and the alarm log in the site's data dir, each on its own:
-        one that cannot be opened (corrupt, read-only) is a storage fault, and
-        the other still runs. Open alarms of the last run come back
-        (acknowledgements included). Never raises."""
-        from opsconsole.core.alarmlog import AlarmLog
-        from opsconsole.core.history import HistoryWriter
-        from opsconsole.core.storage import StorageError
-
-        self.data_dir = Path(data_dir)
-        try:
-            self.alarm_log = AlarmLog.in_dir(data_dir, self.storage_faults)
-        except StorageError as exc:
-            self.storage_faults.report_error(exc)
-        else:
-            self.alarms.attach_log(self.alarm_log)
-            for dev in self.alarms.active:
-                i = self.store.index.get(dev)
-                if i is not None:
-                    self.alarmed[i] = True
-        try:
-            self.history = HistoryWriter.in_dir(data_dir, faults=self.storage_faults)
-        except StorageError as exc:
-            self.storage_faults.report_error(exc)
+        """History and the alarm log in the site's data dir (core.sitestate);
+        the open alarms of the last run mark their devices. Never raises."""
+        self.state.attach_storage(data_dir)
+        for dev in self.alarms.active:
+            i = self.store.index.get(dev)
+            if i is not None:
+                self.alarmed[i] = True
         self.alarms_changed.emit()
 
     def stop(self) -> None:
         self._tick.stop()
         self._queue.clear()
         gc.unfreeze()  # a closed site's objects become collectable again
-        for name in ("history", "exporter", "alarm_log"):
-            svc = getattr(self, name, None)
-            if svc is not None:
-                setattr(self, name, None)
-                svc.close()
+        self.state.close()

@@ -257,6 +257,12 @@ class Journal:
         with self._tx() as db:
             return self._insert(db, plan, REFUSED, reason, ended=True)
 
+    def note(self, plan: Plan, status: str, message: str) -> int:
+        """An audit row that runs nothing (two-person rule: `requested`,
+        `rejected`): who asked, what, and why it did not run now."""
+        with self._tx() as db:
+            return self._insert(db, plan, status, message, ended=True)
+
     def _insert(self, db: sqlite3.Connection, plan: Plan, status: str, message: str | None,
                 ended: bool = False) -> int:
         now = utc_now()
@@ -265,7 +271,8 @@ class Journal:
             "started_at, ended_at, user, host, pid, message, plan_json, steps_total) "
             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (plan.kind, plan.parent_id, plan.group, plan.from_duty, plan.to_duty, status, now,
-             now if ended else None, self.user, self.host, os.getpid(), message,
+             now if ended else None, plan.user or self.user, plan.host or self.host,
+             os.getpid(), message,
              json.dumps(plan.public()), len(plan.steps)))
         return int(cur.lastrowid or 0)
 

@@ -121,6 +121,18 @@ class Plan:
     parent_id: int | None = None  # the switch a retry / resume / rollback continues
     carried: list[DeviceResult] = field(default_factory=list)  # failures inherited (resume)
     measured_kw: dict[str, float] | None = field(default=None, repr=False)  # caller's readings
+    # who asks (the audit's user and host): None is this process's OS user and host;
+    # the site service sets the token's user and the client's address
+    user: str | None = field(default=None, repr=False)
+    host: str | None = field(default=None, repr=False)
+    approval: dict[str, Any] | None = None  # two-person rule: the request this run carries out
+
+    @property
+    def power_change_kw(self) -> float | None:
+        """How much the group's draw moves (kW, absolute); None when unknown."""
+        if self.power_now_kw is None or self.power_after_kw is None:
+            return None
+        return abs(self.power_after_kw - self.power_now_kw)
 
     @property
     def ok(self) -> bool:
@@ -133,7 +145,8 @@ class Plan:
         return self.power_after_kw + self.others_kw
 
     def public(self) -> dict[str, Any]:
-        d = {k: v for k, v in asdict(self).items() if k not in ("steps", "carried", "measured_kw")}
+        d = {k: v for k, v in asdict(self).items()
+             if k not in ("steps", "carried", "measured_kw", "user", "host")}
         d["steps"] = [s.public() for s in self.steps]
         d["carried"] = [asdict(c) for c in self.carried]
         d["site_after_kw"] = self.site_after_kw

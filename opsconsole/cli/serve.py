@@ -1,0 +1,32 @@
+"""`opsconsole serve --config FILE [--data-dir DIR] [--listen HOST:PORT]
+[--tls-cert PEM --tls-key PEM] [--insecure-http]`: the site service."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from opsconsole.cli.common import load_site_or_exit
+
+
+def add_parser(sub: Any, common: Any) -> None:
+    from opsconsole.service.server import DEFAULT_LISTEN
+
+    sp = sub.add_parser("serve", help="run the site service (poller, history, alarms, duty, API)")
+    common(sp, suppress=True)
+    sp.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                    help=f"address to serve the API on (default {DEFAULT_LISTEN})")
+    sp.add_argument("--tls-cert", type=Path, metavar="PEM", help="TLS certificate (chain)")
+    sp.add_argument("--tls-key", type=Path, metavar="PEM", help="TLS private key")
+    sp.add_argument("--insecure-http", action="store_true",
+                    help="allow plain HTTP on a non-loopback address (logs a warning)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from opsconsole.cli.duty import data_dir_for
+    from opsconsole.service.server import run as serve
+
+    site = load_site_or_exit(args.config)
+    return serve(site, data_dir_for(args, site), args.listen, args.tls_cert, args.tls_key,
+                 args.insecure_http, read_only=bool(args.read_only))

@@ -1,0 +1,227 @@
+"""The site engine: everything `opsconsole serve` owns for one site, on one
+asyncio loop. The poller feeds core.sitestate.SiteState (live store, alarm
+evaluation and its log, history writer, /metrics collector, the same code the
+GUI uses); the DutyController with its journal, audit and the two-person desk
+runs switches; every change is published to the push stream's hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from opsconsole.collectors.poller import CycleStats, Poller
+from opsconsole.core.alarms import Alarm, Event
+from opsconsole.core.duty import DutyController, GroupState, Journal, ProgressEvent
+from opsconsole.core.duty.approvals import Approvals
+from opsconsole.core.duty.desk import DutyDesk
+from opsconsole.core.prometheus import ReadingsCollector
+from opsconsole.core.readings import Reading
+from opsconsole.core.report import device_entry, poll_doc, scope_entry
+from opsconsole.core.site import Site
+from opsconsole.core.sitestate import SiteState
+from opsconsole.core.store import SITE
+from opsconsole.service.hub import Hub
+
+log = logging.getLogger(__name__)
+
+EVENTS_KEPT = 1000  # recent alarm events served by /api/v1/events
+FIRST_PASS_WAIT_S = 120.0
+
+
+def alarm_dict(a: Alarm) -> dict[str, Any]:
+    d = asdict(a)
+    d["kind"] = str(a.kind)
+    return d
+
+
+def event_dict(e: Event) -> dict[str, Any]:
+    return {"ts": e.ts, "device": e.device, "kind": str(e.kind), "message": e.message}
+
+
+def state_dict(st: GroupState) -> dict[str, Any]:
+    return asdict(st) | {"label": st.label}
+
+
+class SiteEngine:
+    def __init__(self, site: Site, data_dir: Path, *, read_only: bool = False,
+                 batch_interval_s: float = 0.5) -> None:
+        self.site = site
+        self.data_dir = Path(data_dir)
+        self.read_only = read_only
+        self.batch_interval_s = batch_interval_s
+        self.hub = Hub()
+        self.state = SiteState(site)
+        self.collector = ReadingsCollector(site)
+        self.devices = {d.id: d for d in site.devices()}
+        self.events: deque[dict[str, Any]] = deque(maxlen=EVENTS_KEPT)
+        self.cycles = 0  # full poll cycles reported by the poller
+        self.batches = 0
+        self.readings_in = 0
+        self.cycle_s = 0.0
+        self.last_cycle: CycleStats | None = None
+        self.first_pass = asyncio.Event()
+        self.started_at = time.time()
+        self.poller: Poller | None = None
+        self.ctl: DutyController | None = None
+        self.desk: DutyDesk | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+
+    # -- life -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the data dir's files (StorageError for a journal that cannot
+        be used: no switching means no service), then poll in the background."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        journal = Journal.in_dir(self.data_dir)
+        self.state.attach_storage(self.data_dir)  # history / alarm log faults: logged, run on
+        self.state.exporter = self.collector
+        self.poller = Poller(self.site, self._on_batch, on_cycle=self._on_cycle,
+                             batch_interval_s=self.batch_interval_s)
+        self.ctl = DutyController(self.site, journal, self.poller, read_only=self.read_only)
+        self.ctl.add_listener(self._on_progress)
+        self.desk = DutyDesk(self.ctl, Approvals.in_dir(self.data_dir), measure=self.measured_kw)
+        self.desk.add_listener(self._on_request)
+        for gid, st in (await asyncio.to_thread(self.ctl.states)).items():
+            self.state.alarms.set_duty(gid, st.duty, st.status)
+        self._tasks = [asyncio.create_task(self._poll_forever(), name="poller"),
+                       asyncio.create_task(self._tick_forever(), name="alarm-tick")]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.poller is not None:
+            await self.poller.close()
+        self.state.exporter = None
+        self.state.close()
+        if self.desk is not None and self.desk.approvals is not None:
+            self.desk.approvals.close()
+        if self.ctl is not None:
+            self.ctl.journal.close()
+
+    async def _poll_forever(self) -> None:
+        assert self.poller is not None
+        t0 = time.monotonic()
+        first = await self.poller.poll_once()  # a full pass at once: clients see data in seconds
+        self.cycle_s = time.monotonic() - t0
+        self._on_batch(first)
+        self.collector.publish(cycle_s=self.cycle_s)
+        self.first_pass.set()
+        await self.poller.run()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self._alarm_events(self.state.tick())
+                if self.desk is not None and self.desk.approvals is not None:
+                    for rid in self.desk.approvals.expire():
+                        self._on_request(self.desk.approvals.get(rid))
+            except Exception:  # one bad tick must not end alarm evaluation
+                log.exception("alarm tick failed")
+
+    # -- what happens -------------------------------------------------------------
+    def _on_batch(self, batch: list[Reading]) -> None:
+        if not batch:
+            return
+        self.batches += 1
+        self.readings_in += len(batch)
+        _, events = self.state.ingest(batch)
+        if self.hub.subscribers:
+            groups = {self.devices[r.device].group for r in batch if r.device in self.devices}
+            self.hub.publish("readings",
+                             devices=[device_entry(self.site, r, self.devices) for r in batch
+                                      if r.device in self.devices],
+                             groups=[{"id": g, **scope_entry(self.state.store, g)}
+                                     for g in sorted(groups)],
+                             totals={"id": "site", **scope_entry(self.state.store, SITE)})
+        self._alarm_events(events)
+
+    def _alarm_events(self, events: list[Event]) -> None:
+        if not events:
+            return
+        docs = [event_dict(e) for e in events]
+        self.events.extend(docs)
+        self.hub.publish("events", events=docs)
+        self.hub.publish("alarms", alarms=self.alarms())
+
+    def _on_cycle(self, stats: CycleStats) -> None:
+        self.cycles += 1
+        self.last_cycle = stats
+        self.cycle_s = stats.duration_s
+        self.collector.publish(cycle_s=stats.duration_s)
+        self.hub.publish("cycle", cycle=stats.cycle, duration_s=round(stats.duration_s, 3),
+                         polled=stats.polled, skipped=stats.skipped, late=stats.late,
+                         counts=dict(stats.counts))
+
+    def _on_progress(self, ev: ProgressEvent) -> None:
+        self.hub.publish("duty", event=asdict(ev))
+        if ev.kind in ("plan-start", "done"):
+            task = asyncio.get_running_loop().create_task(self._duty_changed(ev.group))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _duty_changed(self, group: str) -> None:
+        """A switch began or ended: alarms follow the journal's duty; clients hear it."""
+        states = await self.group_states()
+        for st in states:
+            if st["group"] == group:
+                self.state.alarms.set_duty(group, st["duty"], st["status"])
+        self.hub.publish("groups", groups=states)
+
+    def _on_request(self, req: dict[str, Any] | None) -> None:
+        if req is not None:
+            self.hub.publish("request", request=req)
+
+    # -- what clients read ----------------------------------------------------------
+    def measured_kw(self) -> dict[str, float]:
+        """Power now per group (kW) from the live store: groups with data only."""
+        out: dict[str, float] = {}
+        for g in self.site.groups:
+            s = self.state.store.summary(g.id)
+            if s.devices_ok and s.power_w is not None:
+                out[g.id] = s.power_w / 1000.0
+        return out
+
+    async def group_states(self) -> list[dict[str, Any]]:
+        """Each group's duty and switch state from the journal (read in a thread:
+        another process may hold the file's lock)."""
+        assert self.ctl is not None
+        states = await asyncio.to_thread(self.ctl.states)
+        return [state_dict(st) for st in states.values()]
+
+    def alarms(self) -> list[dict[str, Any]]:
+        return [alarm_dict(a) for a in self.state.alarms.alarms()]
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The `poll --once --format json` document of the latest readings."""
+        assert self.ctl is not None
+        states = await asyncio.to_thread(self.ctl.states)
+        readings = [r for r in self.state.store.latest if r is not None]
+        return poll_doc(self.site, self.state.store, readings, self.cycle_s, states)
+
+    async def stream_snapshot(self, user: str, role: str) -> dict[str, Any]:
+        """The push stream's first message (and its answer to an overflow)."""
+        assert self.desk is not None
+        seq = self.hub.seq
+        return {"type": "snapshot", "seq": seq, "user": user, "role": role,
+                "read_only": self.read_only, "poll": await self.snapshot(),
+                "duty": await self.group_states(), "alarms": self.alarms(),
+                "requests": await self.desk.requests(),
+                "events": list(self.events)[-100:]}
+
+    async def wait_first_pass(self, timeout: float = FIRST_PASS_WAIT_S) -> bool:
+        try:
+            await asyncio.wait_for(self.first_pass.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True

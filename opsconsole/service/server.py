@@ -1,0 +1,153 @@
+"""`opsconsole serve`: the site engine and its API on one asyncio loop.
+
+Listening rules (DESIGN.md "Site service and clients"): default
+127.0.0.1:8470; a non-loopback address needs TLS (`--tls-cert` and
+`--tls-key`) or `--insecure-http`, which logs a warning at every start.
+Stops cleanly on SIGTERM / SIGINT (systemd); a switch still running then is
+left `interrupted` in the journal for any operator to resume or roll back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import ssl
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from opsconsole.core.site import Site
+from opsconsole.service.tokens import TokenBook
+
+log = logging.getLogger("opsconsole.service")
+
+DEFAULT_LISTEN = "127.0.0.1:8470"
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+class ServeError(Exception):
+    """Bad listen options or TLS files: one line, exit 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_listen(text: str) -> Listen:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ServeError(f'--listen "{text}": use HOST:PORT, e.g. {DEFAULT_LISTEN}')
+    host = host.strip("[]")
+    try:
+        n = int(port)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= 65535:
+        raise ServeError(f'--listen "{text}": port must be 0-65535')
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ServeError(f'--listen "{text}": the host must be an IP address '
+                             "(binding is explicit, never a name)") from None
+    return Listen(host, n)
+
+
+def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ServeError("--tls-cert and --tls-key go together")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ServeError(f"{cert} / {key}: cannot load the TLS certificate and key "
+                         f"({getattr(exc, 'strerror', None) or exc})") from None
+    return ctx
+
+
+def check_listen(listen: Listen, tls: ssl.SSLContext | None, insecure_http: bool) -> None:
+    if not listen.loopback and tls is None and not insecure_http:
+        raise ServeError(f"refusing to serve plain HTTP on {listen.host} (not loopback): "
+                         "give --tls-cert PEM --tls-key PEM, or --insecure-http on a "
+                         "network you trust")
+
+
+async def serve(site: Site, data_dir: Path, listen: Listen, tls: ssl.SSLContext | None,
+                *, read_only: bool = False, ready: asyncio.Event | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    from opsconsole.service.api import RUNS, build_app
+    from opsconsole.service.engine import SiteEngine
+
+    engine = SiteEngine(site, data_dir, read_only=read_only)
+    await engine.start()
+    app = build_app(engine, TokenBook(data_dir))
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        tcp = web.TCPSite(runner, listen.host, listen.port, ssl_context=tls)
+        try:
+            await tcp.start()
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {listen.host}:{listen.port}: "
+                             f"{exc.strerror or exc}") from None
+        port = tcp._server.sockets[0].getsockname()[1] if tcp._server else listen.port  # type: ignore[union-attr]
+        host = f"[{listen.host}]" if ":" in listen.host else listen.host
+        url = f"{'https' if tls else 'http'}://{host}:{port}"
+        print(f"opsconsole serve: site {site.name!r} on {url} (data {data_dir})",
+              file=sys.stderr, flush=True)
+        log.info("serving %s on %s", site.name, url)
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for task in list(app.get(RUNS, ())):
+            task.cancel()  # the journal marks those switches interrupted
+        await runner.cleanup()
+        await engine.stop()
+
+
+def run(site: Site, data_dir: Path, listen_text: str, cert: Path | None, key: Path | None,
+        insecure_http: bool, read_only: bool = False) -> int:
+    try:
+        listen = parse_listen(listen_text)
+        tls = tls_context(cert, key)
+        check_listen(listen, tls, insecure_http)
+    except ServeError as exc:
+        print(f"opsconsole serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if insecure_http:
+        log.warning("--insecure-http: tokens and data travel unencrypted%s",
+                    "" if tls else f" on {listen.host}:{listen.port}")
+    try:
+        asyncio.run(serve(site, data_dir, listen, tls, read_only=read_only))
+    except ServeError as exc:
+        print(f"opsconsole serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
