@@ -3,8 +3,9 @@
 Every path under /api/ needs `Authorization: Bearer TOKEN` (401 without a
 valid one) and the role its handler declares (403 below it): viewer reads,
 operator switches duty and acknowledges alarms, admin also manages tokens.
-Repeated failures from one address within a minute get 429 until the
-window has passed. Nothing here ever writes a presented token anywhere.
+Repeated wrong tokens from one address (FAIL_LIMIT within FAIL_WINDOW_S)
+get 429 until the window has passed; a request without a token is 401 and
+not counted. Nothing here ever writes a presented token anywhere.
 """
 
 from __future__ import annotations
@@ -86,12 +87,14 @@ def auth_middleware(tokens: TokenBook, limiter: FailLimiter) -> Any:
             return web.json_response(
                 {"error": "too many failed authentications from this address; try later"},
                 status=429, headers={"Retry-After": str(int(wait + 0.999))})
+        presented = bearer(request)
         try:
-            ident = tokens.check(bearer(request))
+            ident = tokens.check(presented)
         except TokenError as exc:  # the file is broken: the operator must see why
             return error(500, str(exc))
         if ident is None:
-            limiter.failed(addr)
+            if presented:  # a wrong guess counts; asking without a token guesses nothing
+                limiter.failed(addr)
             return web.json_response({"error": "a valid token is required"}, status=401,
                                      headers={"WWW-Authenticate": "Bearer"})
         request["identity"] = ident

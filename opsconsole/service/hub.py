@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 QUEUE_SIZE = 256  # messages per client (about two minutes of deltas at 2 batches/s)
+QUEUE_ENV = "OPSCONSOLE_STREAM_QUEUE"  # another bound (docs/api.md), e.g. to test overflows
+
+
+def queue_size() -> int:
+    try:
+        return max(2, min(int(os.environ.get(QUEUE_ENV, QUEUE_SIZE)), 1_000_000))
+    except ValueError:
+        return QUEUE_SIZE
 RESYNC = ""  # queue marker: send a fresh snapshot
 
 
@@ -28,11 +37,12 @@ class Subscriber:
 
 
 class Hub:
-    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
-        self.queue_size = queue_size
+    def __init__(self, size: int | None = None) -> None:
+        self.queue_size = size or queue_size()
         self.subscribers: set[Subscriber] = set()
         self.seq = 0  # number of the last message published
         self.published = 0
+        self.overflows = 0  # over all clients, gone ones included
 
     def subscribe(self, user: str, peer: str) -> Subscriber:
         sub = Subscriber(user, peer, asyncio.Queue(self.queue_size))
@@ -57,4 +67,5 @@ class Hub:
                 while not sub.queue.empty():
                     sub.queue.get_nowait()
                 sub.overflows += 1
+                self.overflows += 1
                 sub.queue.put_nowait(RESYNC)
