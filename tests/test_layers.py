@@ -50,3 +50,36 @@ def test_blocker_catches_a_qt_import():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "Qt import outside the ui layer" in proc.stderr
+
+
+def _imports(package: str) -> dict[str, set[str]]:
+    """Every opsconsole module each file of `package` imports (any depth, lazy ones too)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(opsconsole.__path__[0]) / package
+    out: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+        out[str(path.relative_to(root))] = {n for n in names if n.startswith("opsconsole")}
+    return out
+
+
+def test_service_and_client_layers():
+    """client imports core only; service sits above collectors and core, never cli or ui."""
+    client = _imports("client")
+    assert "api.py" in client and "runner.py" in client
+    for mod, names in client.items():
+        bad = {n for n in names if not n.startswith(("opsconsole.core", "opsconsole.client"))}
+        assert not bad, f"client/{mod} imports {bad}"
+    service = _imports("service")
+    assert "engine.py" in service and "api.py" in service
+    for mod, names in service.items():
+        bad = {n for n in names if n.startswith(("opsconsole.cli", "opsconsole.ui",
+                                                 "opsconsole.client", "opsconsole.sim"))}
+        assert not bad, f"service/{mod} imports {bad}"

@@ -15,7 +15,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from typing import Any
 
@@ -30,7 +30,7 @@ from opsconsole.core.duty.model import SWITCH, Plan
 from opsconsole.core.history.lookup import history_output
 from opsconsole.core.site import DUTIES
 from opsconsole.service.auth import FailLimiter, auth_middleware, error, identity, needs
-from opsconsole.service.engine import SiteEngine
+from opsconsole.service.engine import SiteEngine, alarm_dict
 from opsconsole.service.hub import RESYNC
 from opsconsole.service.tokens import ROLES, TokenBook, TokenError
 
@@ -231,10 +231,8 @@ async def acknowledge(request: web.Request) -> web.Response:
     alarm, evs = engine.state.acknowledge(subject, key, identity(request).user, comment)
     if alarm is None:
         return error(404, f"no active alarm {key} on {subject}")
-    engine._alarm_events(evs)
-    return web.json_response({"alarm": engine.alarms() and
-                              next(a for a in engine.alarms()
-                                   if a["device"] == subject and a["key"] == key)})
+    engine.alarm_events(evs)
+    return web.json_response({"alarm": alarm_dict(alarm)})
 
 
 # -- duty ---------------------------------------------------------------------------
@@ -266,7 +264,7 @@ async def _audit_forbidden(request: web.Request, ident: Any) -> None:
 
 async def _stream_outcome(request: web.Request, head: dict[str, Any],
                           work: Callable[[Callable[[ProgressEvent], None]],
-                                         Awaitable[Outcome]]) -> web.StreamResponse:
+                                         Coroutine[Any, Any, Outcome]]) -> web.StreamResponse:
     """NDJSON: the plan, then one line per progress event, then the outcome.
     The switch runs to its end even if the client goes away."""
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

@@ -122,7 +122,7 @@ class SiteEngine:
         while True:
             await asyncio.sleep(1.0)
             try:
-                self._alarm_events(self.state.tick())
+                self.alarm_events(self.state.tick())
                 if self.desk is not None and self.desk.approvals is not None:
                     for rid in self.desk.approvals.expire():
                         self._on_request(self.desk.approvals.get(rid))
@@ -144,9 +144,9 @@ class SiteEngine:
                              groups=[{"id": g, **scope_entry(self.state.store, g)}
                                      for g in sorted(groups)],
                              totals={"id": "site", **scope_entry(self.state.store, SITE)})
-        self._alarm_events(events)
+        self.alarm_events(events)
 
-    def _alarm_events(self, events: list[Event]) -> None:
+    def alarm_events(self, events: list[Event]) -> None:
         if not events:
             return
         docs = [event_dict(e) for e in events]

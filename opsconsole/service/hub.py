@@ -24,6 +24,8 @@ def queue_size() -> int:
         return max(2, min(int(os.environ.get(QUEUE_ENV, QUEUE_SIZE)), 1_000_000))
     except ValueError:
         return QUEUE_SIZE
+
+
 RESYNC = ""  # queue marker: send a fresh snapshot
 
 

@@ -109,7 +109,8 @@ async def serve(site: Site, data_dir: Path, listen: Listen, tls: ssl.SSLContext 
         except OSError as exc:
             raise ServeError(f"cannot listen on {listen.host}:{listen.port}: "
                              f"{exc.strerror or exc}") from None
-        port = tcp._server.sockets[0].getsockname()[1] if tcp._server else listen.port  # type: ignore[union-attr]
+        sockets = getattr(tcp._server, "sockets", None) or []
+        port = sockets[0].getsockname()[1] if sockets else listen.port
         host = f"[{listen.host}]" if ":" in listen.host else listen.host
         url = f"{'https' if tls else 'http'}://{host}:{port}"
         print(f"opsconsole serve: site {site.name!r} on {url} (data {data_dir})",

@@ -130,9 +130,9 @@ class DutyDesk:
         text = f"needs approval: opsconsole duty approve {rid}"
         aid = self.ctl.journal.note(plan, REQUESTED, f"request #{rid}: {why}; {text}")
         self.approvals.set_audit(rid, audit_id=aid)
-        req = self.approvals.get(rid)
-        self._tell(req)
-        return Outcome(4, request=req, message=text)
+        made = self.approvals.get(rid)
+        self._tell(made)
+        return Outcome(4, request=made, message=text)
 
     # -- the second person ------------------------------------------------------
 
@@ -203,6 +203,6 @@ class DutyDesk:
                               "rejected_by": f"{actor.user}@{actor.host}"})
         text = f"request #{rid} rejected by {actor.user}" + (f": {comment}" if comment else "")
         self.ctl.journal.note(plan, REJECTED_OUTCOME, text)
-        req = self.approvals.get(rid)
-        self._tell(req)
-        return Outcome(0, request=req, message=text)
+        decided = self.approvals.get(rid)
+        self._tell(decided)
+        return Outcome(0, request=decided, message=text)
