@@ -7,10 +7,12 @@ import asyncio
 import json
 import statistics
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from opsconsole.collectors.dcgm import parse_dcgm
 from opsconsole.collectors.http_scrape import (
@@ -21,7 +23,7 @@ from opsconsole.collectors.http_scrape import (
 from opsconsole.collectors.inference import CounterRate, detect, quantile
 from opsconsole.collectors.poller import Poller
 from opsconsole.core.errors import ConfigError
-from opsconsole.core.prometheus import ReadingsCollector
+from opsconsole.core.prometheus import MetricsServer
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.report import poll_json
 from opsconsole.core.siteload import load_site
@@ -191,13 +193,20 @@ def test_site_with_two_hosts_inference_and_broken_exporters(
     assert doc["tokens_per_s"] == pytest.approx(tps, abs=0.001)
     entry = next(d for d in doc["devices"] if d["id"] == "hgx-node/2")
     assert entry["kind"] == "gpu" and entry["labels"]["uuid"] == ids[2]
-    prom = ReadingsCollector(store.site)
-    prom.publish(store)
-    fams = {f.name: f for f in prom.collect()}
+    server = MetricsServer(store.site, 0)  # the real endpoint, scraped over HTTP
+    try:
+        server.publish(store)
+        with urllib.request.urlopen(server.url, timeout=10) as resp:
+            page = resp.read().decode()
+    finally:
+        server.close()
+    fams = {f.name: f for f in text_string_to_metric_families(page)}
     scope = {s.labels["scope"]: s.value for s in fams["opsconsole_scope_tokens_per_s"].samples}
     assert scope == {"site": pytest.approx(tps), "group:gpu-a": pytest.approx(tps)}
     assert any(s.labels["device"] == "hgx-node/7" and s.value == 370.0
                for s in fams["opsconsole_power_w"].samples)
+    assert not any(s.labels["device"].startswith("bad-") and s.value == 1.0
+                   for s in fams["opsconsole_device_up"].samples)
 
 
 # ---- inference: counter resets, TTFT, server maps --------------------------------------
