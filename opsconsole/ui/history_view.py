@@ -5,6 +5,7 @@ band with the mean as a line; raw samples as a line. Export as PNG or CSV."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from opsconsole.core.history import DB_NAME, SITE_KEY, HistoryReader, Series, group_key
 from opsconsole.core.metrics import CATALOGUE
+from opsconsole.core.storage import HISTORY, StorageError, storage_error
 from opsconsole.core.store import AGGREGATES
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
@@ -154,15 +156,27 @@ class HistoryDialog(QDialog):
         if key is None or metric is None:
             return
         since, until = self.span()
-        reader = self._reader()
-        if reader is None:
+        try:
+            reader = self._reader()
+            series = None
+            if reader is not None:
+                try:
+                    series = reader.series(str(key), str(metric), since, until)
+                finally:
+                    reader.close()
+        except (StorageError, sqlite3.Error, OSError) as exc:  # corrupt or unreadable
+            err = exc if isinstance(exc, StorageError) else storage_error(
+                exc, Path(self.session.data_dir or ".") / DB_NAME, HISTORY)
+            self.session.storage_faults.report_error(err)  # one log line; the banner
+            self.series = Series(str(key), str(metric), "raw")
+            self.info.setText(f"History cannot be read: {err.path}: {err.problem}")
+            self._draw(since, until)
+            return
+        if series is None:
             self.series = Series(str(key), str(metric), "raw")
             self.info.setText("No history recorded for this site yet.")
         else:
-            try:
-                self.series = reader.series(str(key), str(metric), since, until)
-            finally:
-                reader.close()
+            self.series = series
             s = self.series
             self.info.setText(f"{len(s)} points · resolution {s.resolution}"
                               + ("" if s.resolution == "raw" else " (min/max band, mean line)"))

@@ -135,3 +135,20 @@ def test_wall_warns_when_its_site_has_two_data_dirs(qtbot, tmp_path):
     text = win.dir_warning.text()
     assert str(first) in text and str(tmp_path / "second") in text
     win.close()
+
+
+def test_history_window_on_a_corrupt_history_says_so(qtbot, settings, tmp_path, caplog):
+    from opsconsole.ui import services
+
+    data = tmp_path / "data"
+    corrupt(data, "history.sqlite")
+    caplog.set_level(logging.WARNING)
+    win = open_window(qtbot, settings, data)
+    dlg = services.open_history(win)  # used to raise sqlite3.DatabaseError into Qt
+    assert str(data / "history.sqlite") in dlg.info.text()
+    assert "corrupt" in dlg.info.text()
+    assert "History is not being recorded" in win.fault_banner.text()
+    assert len(storage_records(caplog)) == 1, "said once, not again by the window"
+    assert all(r.exc_info is None for r in caplog.records)
+    dlg.close()
+    win.close()
