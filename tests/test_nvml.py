@@ -190,6 +190,22 @@ def test_ecc_errors_counted(sim, col):
     assert col.collect(gpu(1)).metrics["ecc_uncorrected"] == 2
 
 
+def test_remapped_rows_follow_uncorrectable_errors(sim, col):
+    m = col.collect(gpu(1)).metrics
+    assert (m["remapped_rows_uncorrectable"], m["row_remap_failure"]) == (0, 0)
+    sim.add_ecc_errors(1, 16)  # the simulated card remaps a row per 8 errors
+    m = col.collect(gpu(1)).metrics
+    assert m["remapped_rows_uncorrectable"] == 2 and m["remapped_rows_correctable"] == 0
+
+
+def test_no_row_remapper_leaves_the_remap_metrics_out(sim, col):
+    sim.inject_error(1, "nvmlDeviceGetRemappedRows")  # pre-Ampere: NOT_SUPPORTED
+    r = col.collect(gpu(1))
+    assert r.status is Status.OK
+    assert not {"remapped_rows_correctable", "remapped_rows_uncorrectable",
+                "row_remap_failure"} & set(r.metrics)
+
+
 def test_set_power_limit_within_bounds_with_root(clock):
     sim = SimNvml(count=1, seed=3, clock=clock, root=True)
     col = NvmlCollector(sim)

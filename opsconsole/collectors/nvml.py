@@ -365,6 +365,13 @@ class NvmlCollector:
         )
         if ecc is not _ABSENT:
             m["ecc_uncorrected"] = int(ecc)
+        # Row remapping (Ampere and later; NOT_SUPPORTED elsewhere leaves them out):
+        # (correctable, uncorrectable, pending, failure occurred).
+        if (rows := read("remapped_rows", "nvmlDeviceGetRemappedRows")) is not _ABSENT:
+            corr, unc, _pending, failed = rows
+            m["remapped_rows_correctable"] = int(corr)
+            m["remapped_rows_uncorrectable"] = int(unc)
+            m["row_remap_failure"] = int(bool(failed))
         mask = read("throttle_reasons", "nvmlDeviceGetCurrentClocksEventReasons")
         if mask is _ABSENT:  # bindings/drivers older than the rename
             mask = read("throttle_reasons", "nvmlDeviceGetCurrentClocksThrottleReasons")

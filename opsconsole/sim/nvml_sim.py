@@ -412,6 +412,13 @@ class SimNvml:
                 return g.ecc_uncorrected_aggregate
             return g.ecc_uncorrected
 
+    def nvmlDeviceGetRemappedRows(self, handle: SimHandle) -> tuple[int, int, int, int]:
+        with self._lock:
+            g, _ = self._gpu(handle, "nvmlDeviceGetRemappedRows")
+            # a remapped row per 8 uncorrectable ECC errors since manufacture
+            unc = g.ecc_uncorrected_aggregate // 8
+            return (0, unc, 0, 0)
+
     def nvmlDeviceGetCurrentClocksEventReasons(self, handle: SimHandle) -> int:
         with self._lock:
             g, t = self._gpu(handle, "nvmlDeviceGetCurrentClocksEventReasons")
