@@ -24,6 +24,7 @@ import json
 import multiprocessing as mp
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,15 +48,15 @@ def _serve(n: int, ports: mp.Queue, stop: mp.Event) -> None:
     asyncio.run(main())
 
 
-async def _ours(ports: list[int], rounds: int) -> tuple[int, float, int]:
+async def _ours(targets: list[tuple[str, int]], rounds: int) -> tuple[int, float, int]:
     sys.path.insert(0, str(ROOT))
     from opsconsole.collectors.minerapi.client import MinerApi
     from opsconsole.collectors.minerapi.collector import collect
     from opsconsole.core.site import Device
 
     api = MinerApi()
-    devs = [Device(id=f"m{k}", kind="miner", group="g", host="127.0.0.1", port=p,
-                   api="cgminer", firmware="antminer") for k, p in enumerate(ports)]
+    devs = [Device(id=f"m{k}", kind="miner", group="g", host=h, port=p,
+                   api="cgminer", firmware="antminer") for k, (h, p) in enumerate(targets)]
     sem = asyncio.Semaphore(BOUND)
     good = 0
 
@@ -71,17 +72,17 @@ async def _ours(ports: list[int], rounds: int) -> tuple[int, float, int]:
     return len(devs) * rounds, time.process_time() - c0, good
 
 
-async def _pyasic(ports: list[int], rounds: int) -> tuple[int, float, int]:
+async def _pyasic(targets: list[tuple[str, int]], rounds: int) -> tuple[int, float, int]:
     from pyasic.miners.antminer.bmminer.X19.S19 import BMMinerS19Pro
 
     include = ["hashrate", "expected_hashrate", "fans", "uptime", "hashboards"]
     sem = asyncio.Semaphore(BOUND)
     good = 0
 
-    async def one(port: int) -> None:
+    async def one(host: str, port: int) -> None:
         nonlocal good
         async with sem:
-            m = BMMinerS19Pro("127.0.0.1")
+            m = BMMinerS19Pro(host)
             m.rpc.port = port
             d = await m.get_data(include=include)
         rate = d.hashrate
@@ -89,8 +90,30 @@ async def _pyasic(ports: list[int], rounds: int) -> tuple[int, float, int]:
 
     c0 = time.process_time()
     for _ in range(rounds):
-        await asyncio.gather(*(one(p) for p in ports))
-    return len(ports) * rounds, time.process_time() - c0, good
+        await asyncio.gather(*(one(h, p) for h, p in targets))
+    return len(targets) * rounds, time.process_time() - c0, good
+
+
+def run_sides(targets: list[tuple[str, int]], rounds: int,
+              pyasic_python: str | None) -> dict[str, dict]:
+    """Each side in its own interpreter over the same agents -> its polls,
+    CPU seconds and polls with the hashrate read (a side that failed says so)."""
+    sides = [("ours", sys.executable)]
+    if pyasic_python:
+        sides.append(("pyasic", pyasic_python))
+    out: dict[str, dict] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(targets, f)
+        f.flush()
+        for side, py in sides:
+            proc = subprocess.run([py, __file__, "--side", side, "--targets", f.name,
+                                   "--rounds", str(rounds)],
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                print(f"{side}: failed\n{proc.stderr[-2000:]}")
+                continue
+            out[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
 
 
 def main() -> None:
@@ -99,12 +122,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pyasic-python", default=None)
     ap.add_argument("--side", choices=("ours", "pyasic"), default=None)
-    ap.add_argument("--ports", default=None)
+    ap.add_argument("--targets", type=Path, default=None,
+                    help="(with --side) a JSON file of [host, port] pairs")
     args = ap.parse_args()
     if args.side:  # one side, in its own interpreter
-        ports = json.loads(args.ports)
+        targets = [(h, p) for h, p in json.loads(args.targets.read_text())]
         fn = _ours if args.side == "ours" else _pyasic
-        polls, cpu, good = asyncio.run(fn(ports, args.rounds))
+        polls, cpu, good = asyncio.run(fn(targets, args.rounds))
         print(json.dumps({"polls": polls, "cpu_s": cpu, "good": good}))
         return
     ctx = mp.get_context("spawn")
@@ -112,19 +136,8 @@ def main() -> None:
     child = ctx.Process(target=_serve, args=(args.miners, q, stop), daemon=True)
     child.start()
     try:
-        ports = json.dumps(q.get(timeout=120))
-        sides = [("ours", sys.executable)]
-        if args.pyasic_python:
-            sides.append(("pyasic", args.pyasic_python))
-        out = {}
-        for side, py in sides:
-            proc = subprocess.run([py, __file__, "--side", side, "--ports", ports,
-                                   "--rounds", str(args.rounds)],
-                                  capture_output=True, text=True, timeout=600)
-            if proc.returncode != 0:
-                print(f"{side}: failed\n{proc.stderr[-2000:]}")
-                continue
-            out[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+        ports = q.get(timeout=120)
+        out = run_sides([("127.0.0.1", p) for p in ports], args.rounds, args.pyasic_python)
     finally:
         stop.set()
         child.join(10)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,29 +38,29 @@ async def exchange(host: str, port: int, payload: bytes, *, timeout_s: float,
     Raises ApiUnreachable when nothing came back (refused, reset, silence);
     ApiError when bytes came but not a whole reply in time or within the cap.
     A peer that neither sends NUL nor closes gets the benefit of the doubt
-    once at the deadline: a buffer that already decodes is a reply."""
+    once at the deadline: a buffer that already decodes is a reply.
+
+    On the loop's plain socket calls, not streams: one request per
+    connection makes the transport, protocol and StreamReader that
+    `open_connection` builds most of the client's own CPU per poll, and one
+    timeout (one timer) covers connect and reply together."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    try:  # one timeout for the whole exchange: cheaper than wait_for per read
-        async with asyncio.timeout_at(deadline):
-            reader, writer = await asyncio.open_connection(host, port, limit=max_bytes + 1)
-    except TimeoutError:
-        raise ApiUnreachable(f"no connection within {timeout_s:g} s") from None
-    except OSError as exc:
-        raise ApiUnreachable(exc.strerror or type(exc).__name__) from None
+    sock: socket.socket | None = None
     buf = bytearray()
     try:
-        async with asyncio.timeout_at(deadline):
-            writer.write(payload)
-            await writer.drain()
+        async with asyncio.timeout_at(loop.time() + timeout_s):
+            sock = await _connect(loop, host, port)
+            await loop.sock_sendall(sock, payload)
             while True:
-                chunk = await reader.read(65536)
+                chunk = await loop.sock_recv(sock, 65536)
                 if not chunk:  # EOF ends a reply
                     if not buf:
                         raise ApiUnreachable("connection closed without a reply")
                     return bytes(buf)
                 nul = chunk.find(b"\x00")
                 if nul >= 0:
+                    if not buf:  # the usual case: the whole reply in one read
+                        return chunk[:nul]
                     buf += chunk[:nul]
                     return bytes(buf)
                 buf += chunk
@@ -67,13 +68,55 @@ async def exchange(host: str, port: int, payload: bytes, *, timeout_s: float,
                     raise ApiError(f"reply larger than {max_bytes // 1024} KiB: "
                                    "not a miner reply")
     except TimeoutError:
+        if sock is None:
+            raise ApiUnreachable(f"no connection within {timeout_s:g} s") from None
         return _at_deadline(buf, timeout_s)
     except (ConnectionResetError, BrokenPipeError) as exc:
         if not buf:
             raise ApiUnreachable(exc.strerror or type(exc).__name__) from None
         raise ApiError(f"connection reset after {len(buf)} bytes") from None
+    except OSError as exc:  # refused, no route, a name that does not resolve
+        if sock is None:
+            raise ApiUnreachable(exc.strerror or type(exc).__name__) from None
+        raise
     finally:
-        writer.close()  # no wait for the peer's FIN: a hostile one may never send it
+        if sock is not None:
+            sock.close()  # no wait for the peer's FIN: a hostile one may never send it
+
+
+def _ip_family(host: str) -> int | None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return family
+        except OSError:
+            continue
+    return None
+
+
+async def _connect(loop: asyncio.AbstractEventLoop, host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket; an address literal skips the
+    resolver, a name tries each of its addresses in turn."""
+    family = _ip_family(host)
+    if family is not None:
+        addrs: list[tuple[int, Any]] = [(family, (host, port))]
+    else:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addrs = [(info[0], info[4]) for info in infos]
+    error: OSError = OSError(f"{host}: no address")
+    for family, addr in addrs:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, addr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+        except BaseException:  # cancelled or timed out: the socket must not leak
+            sock.close()
+            raise
+    raise error
 
 
 def _at_deadline(buf: bytearray, timeout_s: float) -> bytes:

@@ -40,6 +40,11 @@ class Parsed:
 
 def num(value: Any) -> float | None:
     """A number as firmware sends it: int, float or a numeric string ("37603.30")."""
+    kind = type(value)  # exact types first: the parsers call this for every field
+    if kind is float:
+        return value
+    if kind is int:
+        return float(value)
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -304,6 +309,7 @@ def parse_luxos(replies: Replies) -> Parsed:
 # ---- Avalon: MH/s; the real values sit in the `MM ID0` string of `stats` ---------
 
 _BRACKET = re.compile(r"(\w[\w ]*?)\[([^\]]*)\]")
+_FAN_KEY = re.compile(r"Fan\d+")
 
 
 def mm_fields(text: str) -> dict[str, str]:
@@ -327,7 +333,7 @@ def parse_avalon(replies: Replies) -> Parsed:
     inlet = temp(mm.get("ITemp"))
     if inlet is not None:
         out.metrics["temp_inlet_c"] = inlet
-    fan_keys = sorted(k for k in mm if re.fullmatch(r"Fan\d+", k))
+    fan_keys = sorted(k for k in mm if _FAN_KEY.fullmatch(k))
     out.put("fan_rpm", fans_rpm(num(mm[k]) for k in fan_keys))
     watts = num(mm.get("WALLPOWER"))
     if watts is None and mm.get("PS"):
