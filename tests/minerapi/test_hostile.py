@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from dataclasses import replace
 
 from opsconsole.collectors.minerapi.client import MinerApi
 from opsconsole.collectors.poller import Poller
@@ -234,3 +235,54 @@ def test_reply_closed_without_nul_is_complete():
             await srv.stop()
 
     assert asyncio.run(main())["SUMMARY"][0]["GHS 5s"] == 110566.89
+
+
+def test_a_host_name_is_resolved_and_read():
+    async def main():
+        srv = await serve(captures("antminer"))
+        try:
+            from opsconsole.collectors.minerapi.collector import collect
+            dev = replace(api_device(srv.port, firmware="antminer"), host="localhost")
+            return await collect(MinerApi(), dev)
+        finally:
+            await srv.stop()
+
+    r = asyncio.run(main())
+    assert r.status is Status.OK, r.error
+    assert abs(r.metrics["hashrate_ths"] - 110.56689) < 1e-6
+
+
+def test_timed_out_exchanges_leave_no_client_socket_open():
+    """Every way out of an exchange (deadline, cancellation) closes its socket."""
+    import psutil
+
+    async def main():
+        tasks: set = set()
+
+        def cb(reader, writer):
+            tasks.add(asyncio.ensure_future(_silent_open(reader, writer)))
+
+        srv = await asyncio.start_server(cb, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        api = MinerApi(per_miner=20)
+        try:
+            got = await asyncio.gather(
+                *(api.command("127.0.0.1", port, "summary", timeout_s=0.3) for _ in range(10)),
+                return_exceptions=True)
+            pending = [asyncio.ensure_future(api.command("127.0.0.1", port, "summary"))
+                       for _ in range(10)]
+            await asyncio.sleep(0.2)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            mine = [c for c in psutil.Process().net_connections("tcp")
+                    if c.raddr and c.raddr.port == port]
+            return got, len(mine)
+        finally:
+            for t in tasks:
+                t.cancel()
+            srv.close()
+
+    got, open_client_sockets = asyncio.run(main())
+    assert all(type(g).__name__ == "ApiUnreachable" for g in got), got
+    assert open_client_sockets == 0
