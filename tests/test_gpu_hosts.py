@@ -171,6 +171,9 @@ def test_site_with_two_hosts_inference_and_broken_exporters(
     tps = by_id["vllm-a"].metrics["tokens_per_s"]
     assert abs(tps - TRUE_RATE) / TRUE_RATE < 0.10, tps
     assert by_id["vllm-a"].labels == {"server": "vllm"}
+    # every generated request's first token at 0.08 + 0.00002 x 1500 = 0.11 s: the
+    # (0.1, 0.25] bucket; p95 interpolated inside it
+    assert 0.1 < by_id["vllm-a"].metrics["ttft_p95_s"] <= 0.25
     assert store.summary("gpu-a").tokens_per_s == pytest.approx(tps)
     assert store.summary().tokens_per_s == pytest.approx(tps)
     assert store.summary("gpu-a").power_w == pytest.approx(8.969 + sum(300 + 10 * i

@@ -76,6 +76,9 @@ COLUMNS: list[Column] = [
     _metric_col("sm_clock_mhz"),
     _metric_col("xid_last"),
     _metric_col("throttle_reasons", "Throttle"),
+    _metric_col("tokens_per_s"),  # inference servers
+    _metric_col("requests_waiting", "Queue"),
+    _metric_col("ttft_p95_s", "TTFT p95"),
     Column("address", "Address"),
     Column("profile", "Profile"),
     Column("rack", "Rack"),

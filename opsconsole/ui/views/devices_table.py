@@ -30,7 +30,8 @@ from opsconsole.ui.models.devices import (
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
 
-KIND_TITLES = {"": "General", "miner": "Miners", "gpu": "GPUs", "pdu": "PDUs"}
+KIND_TITLES = {"": "General", "miner": "Miners", "gpu": "GPUs", "pdu": "PDUs",
+               "inference": "Inference servers"}
 
 
 class DevicesPanel(QWidget):
@@ -108,7 +109,7 @@ class DevicesPanel(QWidget):
         for c, col in enumerate(COLUMNS):
             kind = col.kinds[0] if len(col.kinds) == 1 else ""
             by_kind.setdefault(kind, []).append(c)
-        for kind in ("", "miner", "gpu", "pdu"):
+        for kind in KIND_TITLES:
             if kind not in by_kind:
                 continue
             self.columns_menu.addSection(KIND_TITLES[kind])
