@@ -144,6 +144,10 @@ class SiteClient:
     async def site(self) -> dict[str, Any]:
         return await self.request("GET", API + "/site")
 
+    async def site_model(self) -> dict[str, Any]:
+        """The whole site without secrets (core.wire.site_from_doc makes it a Site)."""
+        return await self.request("GET", API + "/site/model")
+
     async def snapshot(self) -> dict[str, Any]:
         """The `poll --once --format json` document of the service's latest readings."""
         return await self.request("GET", API + "/snapshot")

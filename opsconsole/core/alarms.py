@@ -152,6 +152,18 @@ class AlarmTracker:
     def unacknowledged(self) -> int:
         return sum(1 for a in self.alarms() if a.state == RAISED)
 
+    def replace(self, alarms: Iterable[Alarm]) -> set[str]:
+        """Take another evaluator's active set as it is (a client of the site
+        service keeps this replica and evaluates nothing); the subjects whose
+        alarms changed."""
+        before = {s: dict(per) for tab in (self.active, self.group_active)
+                  for s, per in tab.items()}
+        self.active, self.group_active = {}, {}
+        for a in alarms:
+            self._table(a.scope).setdefault(a.device, {})[a.key or str(a.kind)] = a
+        after = {s: per for tab in (self.active, self.group_active) for s, per in tab.items()}
+        return {s for s in before.keys() | after.keys() if before.get(s) != after.get(s)}
+
     # -- transitions (one place, so the log sees every one) -------------------------
     def _table(self, scope: str) -> dict[str, dict[str, Alarm]]:
         return self.group_active if scope == "group" else self.active

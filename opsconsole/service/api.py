@@ -29,6 +29,7 @@ from opsconsole.core.duty.desk import KINDS, Actor, DeskError, Outcome
 from opsconsole.core.duty.model import SWITCH, Plan
 from opsconsole.core.history.lookup import history_output
 from opsconsole.core.site import DUTIES
+from opsconsole.core.wire import site_to_doc
 from opsconsole.service.auth import FailLimiter, auth_middleware, error, identity, needs
 from opsconsole.service.engine import SiteEngine, alarm_dict
 from opsconsole.service.hub import RESYNC
@@ -150,6 +151,12 @@ async def site_info(request: web.Request) -> web.Response:
                                  "profile": d.profile, "rack": d.rack,
                                  "position": d.position} for d in g.devices]}
                    for g in site.groups]})
+
+
+@needs("viewer")
+async def site_model(request: web.Request) -> web.Response:
+    """The whole site for a client's replica (core.wire), without secrets."""
+    return web.json_response(site_to_doc(request.app[ENGINE].site))
 
 
 @needs("viewer")
@@ -458,6 +465,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/metrics", metrics),
     ("GET", API + "/whoami", whoami),
     ("GET", API + "/site", site_info),
+    ("GET", API + "/site/model", site_model),
     ("GET", API + "/snapshot", snapshot),
     ("GET", API + "/groups", groups),
     ("GET", API + "/duty/status", duty_status),

@@ -139,8 +139,8 @@ class SiteEngine:
         if self.hub.subscribers:
             groups = {self.devices[r.device].group for r in batch if r.device in self.devices}
             self.hub.publish("readings",
-                             devices=[device_entry(self.site, r, self.devices) for r in batch
-                                      if r.device in self.devices],
+                             devices=[{**device_entry(self.site, r, self.devices), "ts": r.ts}
+                                      for r in batch if r.device in self.devices],
                              groups=[{"id": g, **scope_entry(self.state.store, g)}
                                      for g in sorted(groups)],
                              totals={"id": "site", **scope_entry(self.state.store, SITE)})

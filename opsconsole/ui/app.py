@@ -74,6 +74,22 @@ def run_gui(args: argparse.Namespace) -> int:
     shot: Path | None = getattr(args, "screenshot", None)
     shot_after: float | None = getattr(args, "screenshot_after", None)
     read_only = bool(getattr(args, "read_only", False)) or wall
+    connect: str | None = getattr(args, "connect", None)
+    token = None
+    if connect is not None:  # a site service: the token first, a bad one is a usage error
+        from opsconsole.client import ApiError, read_token
+        from opsconsole.client.api import check_url
+
+        try:
+            connect = check_url(connect)
+            token = read_token(getattr(args, "token_file", None))
+        except ApiError as exc:
+            print(f"opsconsole: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if config is not None or demo:
+            print("opsconsole: --connect draws the service's site: no --config or --demo "
+                  "with it", file=sys.stderr)
+            return EXIT_USAGE
 
     problem = unwritable(shot) if shot is not None else None
     if problem is not None:  # at once: not after a site start that may take a minute
@@ -94,7 +110,7 @@ def run_gui(args: argparse.Namespace) -> int:
     if wall:  # its own window: no menus, no controls, no duty GUI (ui/wall)
         from opsconsole.ui.wall.run import run_wall
 
-        return run_wall(args, app)
+        return run_wall(args, app, connect=(connect, token) if connect and token else None)
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
     win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
@@ -110,7 +126,9 @@ def run_gui(args: argparse.Namespace) -> int:
     keepalive.start(250)
     keepalive.timeout.connect(lambda: None)
 
-    if demo:
+    if connect is not None and token is not None:
+        win.open_remote(connect, token)
+    elif demo:
         win.open_demo()
     elif preloaded is not None:
         win.open_file(config, preloaded)

@@ -36,6 +36,7 @@ from opsconsole.ui.dialogs import ProblemsDialog, config_errors_dialog
 from opsconsole.ui.duty.client import DutyClient
 from opsconsole.ui.duty.coordinator import DutyCoordinator
 from opsconsole.ui.fault_banner import FaultBanner
+from opsconsole.ui.replica import ReplicaFeed
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.settings import Settings
 from opsconsole.ui.site_watch import SiteFileWatch
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self.source: str = ""
         self.dialog: ProblemsDialog | None = None  # the last problems dialog shown
         self.loader: SiteFileWatch | None = None  # a site file being read off the GUI thread
+        self.replica: ReplicaFeed | None = None  # connected to a site service (ui/remote.py)
+        self.remote_url: str | None = None
         self._demo = False
         self.setWindowTitle("opsconsole")
         self.stack = QStackedWidget()
@@ -109,6 +112,11 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        self.link_banner = QLabel()  # "Disconnected since HH:MM:SS", while it lasts
+        self.link_banner.setObjectName("faultBanner")
+        self.link_banner.setWordWrap(True)
+        self.link_banner.hide()
+        lay.addWidget(self.link_banner)
         lay.addWidget(self.fault_banner)
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -246,38 +254,73 @@ class MainWindow(QMainWindow):
         self.start_site(None, demo_site=demo, source="demo (simulated site)")
         return True
 
+    def open_remote(self, url: str, token: str) -> None:
+        """Draw a site service's data (`--connect URL`): this process polls nothing."""
+        from opsconsole.ui.remote import remote_factory
+
+        self.remote_url = url
+        self.start_site(None, source=url, runtime_factory=remote_factory(url, token))
+
     def show_problems(self, dialog: ProblemsDialog) -> None:
         self.dialog = dialog
         dialog.open()  # window-modal, never blocks the event loop
 
-    def start_site(self, site: Site | None, *, demo_site: Any = None, source: str = "") -> None:
+    def start_site(self, site: Site | None, *, demo_site: Any = None, source: str = "",
+                   runtime_factory: RuntimeFactory | None = None) -> None:
         self.close_site()
         self._demo = demo_site is not None
         self.source = source
         self.bridge = CollectorBridge(site, demo_site=demo_site,
-                                      runtime_factory=self.runtime_factory, parent=self)
+                                      runtime_factory=runtime_factory or self.runtime_factory,
+                                      parent=self)
         self.bridge.started.connect(self._on_started)
         self.bridge.failed.connect(self._on_failed)
         self.bridge.batch.connect(self._on_batch)
         self.bridge.cycle.connect(self._on_cycle)
         self.starting.set_text("Starting the simulated site…" if self._demo
                                else f"Connecting to {site.name if site else source}…")
+        self.status_collector.setText("connecting" if runtime_factory is not None
+                                      else "collector starting")
         self.stack.setCurrentWidget(self.starting)
         self.status_source.setText(source)
-        self.status_collector.setText("collector starting")
         self.bridge.start()
 
     def _on_started(self, site: Site) -> None:
-        self.session = SiteSession(site, demo=self._demo, parent=self)
+        from opsconsole.ui.remote import RemoteRuntime
+
+        runtime = self.bridge.runtime if self.bridge is not None else None
+        remote = isinstance(runtime, RemoteRuntime)
+        self.session = SiteSession(site, demo=self._demo, replica=remote, parent=self)
         self.session.first_data.connect(self.first_data)
+        if remote:
+            self.replica = ReplicaFeed(runtime, self.session, self)
+            self.replica.link_changed.connect(self._on_link)
         self._start_duty()
-        services.start_services(self)  # history, alarm log, /metrics, notifications
-        warning = services.data_dir_warning(self)
-        self.fault_banner.watch(self.session.storage_faults, [warning] if warning else [])
+        if self.replica is not None and self.duty is not None:
+            self.replica.states_changed.connect(self.duty.client.refresh_states)
+        if remote:  # the service keeps history and the alarm log; notifications are ours
+            services.start_notifications(self)
+            self.fault_banner.watch(self.session.storage_faults, [])
+        else:
+            services.start_services(self)  # history, alarm log, /metrics, notifications
+            warning = services.data_dir_warning(self)
+            self.fault_banner.watch(self.session.storage_faults, [warning] if warning else [])
         self._show_console()
         self.setWindowTitle(f"{site.name} — opsconsole")
-        self.status_collector.setText(f"collector running · {len(site.devices())} devices "
-                                      f"every {site.poll_interval_s:g} s")
+        if remote:
+            self.status_collector.setText(
+                f"site service {self.remote_url} · {runtime.user} ({runtime.role}) · "
+                f"{len(site.devices())} devices every {site.poll_interval_s:g} s")
+        else:
+            self.status_collector.setText(f"collector running · {len(site.devices())} devices "
+                                          f"every {site.poll_interval_s:g} s")
+
+    def _on_link(self, connected: bool, _since: float, _error: str) -> None:
+        text = self.replica.banner_text() if self.replica is not None else ""
+        self.link_banner.setText(text)
+        self.link_banner.setVisible(bool(text))
+        if connected and self.duty is not None:
+            self.duty.client.refresh_states()
 
     def _start_duty(self) -> None:
         """The duty controller on the collector loop (runtimes without one, like
@@ -348,6 +391,10 @@ class MainWindow(QMainWindow):
             self.bridge.stop()
             self.bridge.deleteLater()
             self.bridge = None
+        if self.replica is not None:
+            self.replica.deleteLater()
+            self.replica = None
+        self.link_banner.hide()
         if self.duty is not None:  # after the runtime: no switch is left running
             self.duty.close()
             self.duty.deleteLater()

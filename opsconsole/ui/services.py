@@ -56,6 +56,10 @@ def open_history(win: Any) -> Any:
 
     if win.session is None:
         return None
+    if win.session.replica:  # the history files are the service's
+        win.show_message("History of a site service: opsconsole history ... --connect URL "
+                         "(the History window reads local files only)")
+        return None
     dlg = getattr(win, "history_dialog", None)
     if dlg is None or dlg.session is not win.session:
         dlg = HistoryDialog(win.session, win.theme, win)
@@ -81,7 +85,12 @@ def start_services(win: Any) -> None:
             win.show_message(f"Serving {session.exporter.url}")
         except (OSError, ValueError) as exc:
             win.show_message(f"Cannot serve /metrics on port {port}: {exc}")
-    win.alarm_notifier = AlarmNotifier(session, win.settings, session)
+    start_notifications(win)
+
+
+def start_notifications(win: Any) -> None:
+    """A beep and/or a desktop notice per alarm raised (the settings say which)."""
+    win.alarm_notifier = AlarmNotifier(win.session, win.settings, win.session)
 
 
 def stop_services(win: Any) -> None:

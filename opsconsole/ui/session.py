@@ -75,11 +75,16 @@ class SiteSession(QObject):
     alarms_changed = Signal()  # an alarm was raised, acknowledged or cleared
 
     def __init__(self, site: Site, *, demo: bool = False, history_s: float = 3600.0,
-                 thresholds: AlarmThresholds | None = None, parent: QObject | None = None):
+                 thresholds: AlarmThresholds | None = None, replica: bool = False,
+                 parent: QObject | None = None):
         super().__init__(parent)
         tune_interpreter()
         self.site = site
         self.demo = demo
+        # replica: fed by a site service (ui/remote.py), which evaluates alarms and keeps
+        # history; this session only stores readings and shows the service's alarms
+        self.replica = replica
+        self.acknowledger: Any = None  # replica: (subject, key, comment) -> sent to the service
         # store, alarms, history, alarm log and /metrics: core.sitestate, shared with the service
         self.state = SiteState(site, history_s=history_s, thresholds=thresholds)
         self.devices = site.devices()
@@ -163,7 +168,10 @@ class SiteSession(QObject):
         now = time.time()
         self.readings_in += len(chunk)
         self.last_batch_at = now
-        changed, events = self.state.ingest(chunk, now)
+        if self.replica:
+            changed, events = self.store.ingest(chunk), []
+        else:
+            changed, events = self.state.ingest(chunk, now)
         changed = sorted(set(changed) | self._sync_alarm_flags(events))
         if events:
             self.events.emit(events)
@@ -186,6 +194,8 @@ class SiteSession(QObject):
         return touched
 
     def _on_tick(self) -> None:
+        if self.replica:
+            return  # the service's alarm timers
         events = self.state.tick(time.time())
         if events:
             touched = self._sync_alarm_flags(events)
@@ -258,10 +268,41 @@ class SiteSession(QObject):
         if any(e.kind in _ALARM_EVENTS for e in events):
             self.alarms_changed.emit()
 
+    # -- a replica's alarms and events, as the service sends them -------------------------
+    def apply_alarms(self, alarms: list[Alarm]) -> None:
+        """The service's whole active set (a replica evaluates nothing)."""
+        subjects = self.alarms.replace(alarms)
+        touched: set[int] = set()
+        for dev in subjects:
+            i = self.store.index.get(dev)
+            if i is not None:
+                flag = self.alarms.is_alarmed(dev)
+                if self.alarmed[i] != flag:
+                    self.alarmed[i] = flag
+                    touched.add(i)
+        self.alarms_changed.emit()
+        if touched:
+            self.updated.emit(sorted(touched))
+
+    def add_events(self, events: list[Event]) -> None:
+        if events:
+            self.events.emit(events)
+
+    def set_switching(self, groups: set[str]) -> None:
+        """Groups mid-switch (the service's duty states): no contradiction is shown for them."""
+        self.alarms.suspended = set(groups)
+
     def acknowledge(self, subject: str, key: str, comment: str,
                     user: str | None = None) -> Alarm | None:
-        """Acknowledge an active alarm as the OS user (or `user`), with a comment."""
+        """Acknowledge an active alarm as the OS user (or `user`), with a comment.
+        A replica sends it to the service (as the token's user) and returns
+        None: the service's `alarms` message brings the acknowledged alarm."""
         from opsconsole.core.duty.journal import os_user
+
+        if self.replica:
+            if self.acknowledger is not None:
+                self.acknowledger(subject, key, comment)
+            return None
 
         alarm, events = self.state.acknowledge(subject, key, user or os_user(), comment)
         if events:

@@ -70,12 +70,14 @@ class WallScreenshot(ScreenshotJob):
         return ok, code
 
 
-def run_wall(args: argparse.Namespace, app: QApplication) -> int:
+def run_wall(args: argparse.Namespace, app: QApplication,
+             connect: tuple[str, str] | None = None) -> int:
+    """`connect`: (URL, token) of a site service to draw (a viewer token is enough)."""
     config: Path | None = getattr(args, "config", None)
     demo = bool(getattr(args, "demo", False))
     shot: Path | None = getattr(args, "screenshot", None)
     note = ""
-    if config is None and not demo:
+    if config is None and not demo and connect is None:
         config = DEFAULT_CONFIG
         note = ("Started without --config: the wall shows this file once it exists and is "
                 "valid, or start it with  opsconsole --wall --config FILE")
@@ -97,7 +99,9 @@ def run_wall(args: argparse.Namespace, app: QApplication) -> int:
     else:
         cursor.start()
         inhibitor.inhibit()
-    if demo:
+    if connect is not None:
+        win.open_remote(*connect)
+    elif demo:
         win.open_demo()
     else:  # parsed once, off the GUI thread: the first frame never waits for it
         win.open_file(config, note=note)

@@ -33,6 +33,7 @@ from opsconsole.ui import units
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
 from opsconsole.ui.fault_banner import FaultFeed, fault_lines
 from opsconsole.ui.main_window import load_site_file, make_demo_site
+from opsconsole.ui.replica import ReplicaFeed
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.site_watch import CHECK_S, SiteFileWatch
 from opsconsole.ui.wall.alarms_page import AlarmsPage
@@ -87,6 +88,7 @@ class WallWindow(QWidget):
         self.rotate_override = rotate_s  # the soak bench and tests; else [wall] rotate_s
         self.bridge: CollectorBridge | None = None
         self.session: SiteSession | None = None
+        self.replica: ReplicaFeed | None = None  # connected to a site service
         self.duty_states: ReadOnlyDutyStates | None = None
         self.fault_feed: FaultFeed | None = None  # the session's storage faults
         self._duty_retry_at: float | None = None  # a journal that failed is asked again
@@ -174,6 +176,12 @@ class WallWindow(QWidget):
         else:
             self._start()
 
+    def open_remote(self, url: str, token: str) -> None:
+        """A site service's data (`--wall --connect URL`): the wall polls nothing;
+        a lost service is retried by the client (and by the watchdog)."""
+        self._source = ("remote", (url, token))
+        self._start()
+
     def open_site(self, site: Site) -> None:
         """An already loaded site (tests, embedding): restarts reuse it."""
         self._source = ("site", site)
@@ -185,6 +193,11 @@ class WallWindow(QWidget):
         self._restart_at = None
         if kind == "file":
             self._load_file(src)  # -> _on_file_loaded or _on_file_problems
+            return
+        if kind == "remote":
+            from opsconsole.ui.remote import remote_factory
+
+            self._start_bridge(None, None, remote_factory(*src))
             return
         try:
             site, demo = (None, self.demo_factory()) if kind == "demo" else (src, None)
@@ -238,10 +251,12 @@ class WallWindow(QWidget):
             self.problem_page.show_status(self.watch.checked_at, self.watch.loading,
                                           self.check_s)
 
-    def _start_bridge(self, site: Site | None, demo: Any) -> None:
+    def _start_bridge(self, site: Site | None, demo: Any,
+                      factory: RuntimeFactory | None = None) -> None:
         self._restart_at = None
         self._stop_bridge()
-        self.bridge = CollectorBridge(site, demo_site=demo, runtime_factory=self.runtime_factory,
+        self.bridge = CollectorBridge(site, demo_site=demo,
+                                      runtime_factory=factory or self.runtime_factory,
                                       parent=self)
         self.bridge.started.connect(self._on_started)
         self.bridge.failed.connect(self._on_failed)
@@ -256,6 +271,7 @@ class WallWindow(QWidget):
                 and [d.id for d in self.session.devices] == [d.id for d in site.devices()])
         if not same:
             self._build_session(site)
+        self._start_replica()
         log.info("wall: collector running on %s (%d devices)", site.name, len(site.devices()))
         self._show_dir_warning(site)
         self._start_duty_states()
@@ -281,7 +297,7 @@ class WallWindow(QWidget):
         if self.session is not None:
             self.session.stop()
             self.session.deleteLater()
-        self.session = SiteSession(site, parent=self)
+        self.session = SiteSession(site, replica=self.remote, parent=self)
         self.session.first_data.connect(self.first_data)
         if self.fault_feed is not None:
             self.fault_feed.close()
@@ -314,6 +330,22 @@ class WallWindow(QWidget):
             self.stack.removeWidget(page)
             page.deleteLater()
         self.pages = []
+
+    @property
+    def remote(self) -> bool:
+        return self._source is not None and self._source[0] == "remote"
+
+    def _start_replica(self) -> None:
+        """Connected to a site service: its alarms, events and link state."""
+        from opsconsole.ui.remote import RemoteRuntime
+
+        runtime = self.bridge.runtime if self.bridge is not None else None
+        if self.replica is not None:
+            self.replica.deleteLater()
+            self.replica = None
+        if self.session is not None and isinstance(runtime, RemoteRuntime):
+            self.replica = ReplicaFeed(runtime, self.session, self)
+            self.replica.link_changed.connect(lambda *_: self.tick())
 
     def _mark_dirty(self, _changed: list[int]) -> None:
         self._dirty = True
@@ -368,7 +400,7 @@ class WallWindow(QWidget):
         """A wall started as another OS user, or on another copy of the site
         file, must not read another journal silently."""
         warning = None
-        if self._source is not None and self._source[0] != "demo":
+        if self._source is not None and self._source[0] not in ("demo", "remote"):
             from opsconsole.core.datadir import resolve_data_dir
 
             warning = resolve_data_dir(site, self.data_dir).warning
@@ -401,6 +433,11 @@ class WallWindow(QWidget):
             self.pages[self.rotator.current].refresh()
 
     def _show_banner(self, fresh: Freshness) -> None:
+        link = self.replica.banner_text() if self.replica is not None else ""
+        if link:  # the service is away: said at once, for as long as it lasts
+            self.banner.set_text(link)
+            self.banner.show()
+            return
         if not fresh.stale:
             if self.banner.isVisible():
                 log.info("wall: data fresh again")
@@ -423,7 +460,7 @@ class WallWindow(QWidget):
             left = max(0.0, self._restart_at - self.clock())
             return f"collector down, retrying in {left:.0f} s"
         if self.bridge is None or not self.bridge.running:
-            return "collector stopped"
+            return "site service lost" if self.remote else "collector stopped"
         return "devices not answering"
 
     def _watchdog(self, now: float) -> None:

@@ -1,0 +1,140 @@
+"""The console and the wall connected to a real `opsconsole serve` on
+loopback (tests/service/support.py): live data from the push stream into a
+replica session that polls, writes and evaluates nothing; the duty states,
+plans and switches go through the API; a lost service is said in a
+persistent "Disconnected since" banner and the GUI reconnects by itself."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opsconsole.core.wire import site_from_doc, site_to_doc
+from opsconsole.sim.site import SimSite
+from opsconsole.ui.main_window import MainWindow
+from opsconsole.ui.remote import RemoteRuntime
+from opsconsole.ui.settings import Settings
+from opsconsole.ui.wall.window import WallWindow
+from tests.service.conftest import http
+from tests.service.support import Service, interval
+
+
+@pytest.fixture
+def svc(sim_site: SimSite, tmp_path: Path) -> Iterator[Service]:
+    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1)
+    s = Service(cfg, tmp_path / "data")
+    s.tokens = {role: s.token(role + "-user", role, tmp_path)  # type: ignore[attr-defined]
+                for role in ("viewer", "operator")}
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def token(svc: Service, role: str) -> str:
+    return svc.tokens[role].read_text().strip()  # type: ignore[attr-defined]
+
+
+def test_site_model_round_trip_keeps_no_secret(svc: Service) -> None:
+    status, doc = http("GET", svc.url + "/api/v1/site/model", svc.tokens["viewer"])  # type: ignore[attr-defined]
+    assert status == 200
+    site = site_from_doc(doc)
+    assert site.credentials == {} and all(d.credentials is None for d in site.devices())
+    assert all(steps == () for g in site.groups for steps in g.duties.values())
+    assert site_to_doc(site) == doc  # what the client holds is what was sent
+    assert "public" not in str(doc)  # the simulated site's community never crosses
+
+
+def test_console_draws_the_services_data_and_polls_nothing(qtbot, svc: Service) -> None:
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.open_remote(svc.url, token(svc, "operator"))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    session = win.session
+    assert session is not None and session.replica
+    runtime = win.bridge.runtime
+    assert isinstance(runtime, RemoteRuntime)
+    assert runtime.user == "operator-user" and runtime.role == "operator"
+    # no history writer, alarm log or collector of its own
+    assert session.history is None and session.alarm_log is None
+    import threading
+    assert not [t.name for t in threading.enumerate() if t.name == "collector"]
+    # the service's readings, device by device
+    qtbot.waitUntil(lambda: all(r is not None for r in session.store.latest))
+    status, doc = http("GET", svc.url + "/api/v1/snapshot", svc.tokens["viewer"])  # type: ignore[attr-defined]
+    assert status == 200
+    assert [d.id for d in session.devices] == [e["id"] for e in doc["devices"]]
+    # duty states come from the service: every group's tile has its journal state
+    assert win.duty is not None and not win.duty.client.read_only
+    qtbot.waitUntil(lambda: set(win.duty.client.states) == {g.id for g in session.site.groups})
+    # the service's cycles reach the window
+    qtbot.waitUntil(lambda: session.last_cycle is not None)
+    win.close_site()
+
+
+def test_console_switch_goes_through_the_service_and_the_audit_names_the_token(
+        qtbot, svc: Service) -> None:
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.open_remote(svc.url, token(svc, "operator"))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    client = win.duty.client
+    plans: list = []
+    client.call(lambda ctl: ctl.plan("row-a", "idle"), lambda p, e: plans.append((p, e)))
+    qtbot.waitUntil(lambda: bool(plans))
+    plan, err = plans[0]
+    assert err is None and plan.group == "row-a" and plan.to_duty == "idle" and plan.steps
+    progress: list = []
+    client.progress.connect(progress.extend)
+    results: list = []
+    client.call(lambda ctl: ctl.execute(plan), lambda r, e: results.append((r, e)))
+    qtbot.waitUntil(lambda: bool(results))
+    result, err = results[0]
+    assert err is None and result.outcome == "done", result
+    qtbot.waitUntil(lambda: any(e.kind == "done" and e.group == "row-a" for e in progress))
+    qtbot.waitUntil(lambda: client.states.get("row-a") is not None
+                    and client.states["row-a"].duty == "idle")
+    status, doc = http("GET", svc.url + "/api/v1/audit?group=row-a", svc.tokens["viewer"])  # type: ignore[attr-defined]
+    assert status == 200 and doc["records"][0]["user"] == "operator-user"
+    win.close_site()
+
+
+def test_console_shows_a_lost_service_and_reconnects_by_itself(qtbot, svc: Service) -> None:
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.open_remote(svc.url, token(svc, "viewer"))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    assert win.duty is not None and win.duty.client.read_only  # a viewer acts on nothing
+    assert win.link_banner.isHidden()
+    snapshots = win.replica.snapshots
+    assert svc.stop(signal.SIGTERM) == 0
+    qtbot.waitUntil(lambda: not win.link_banner.isHidden())
+    assert win.link_banner.text().startswith("Disconnected since ")
+    assert svc.url in win.link_banner.text()
+    svc.start()  # the same port and data dir
+    qtbot.waitUntil(lambda: win.link_banner.isHidden())
+    qtbot.waitUntil(lambda: win.replica.snapshots > snapshots)  # a fresh snapshot
+    win.close_site()
+
+
+def test_wall_with_a_viewer_token(qtbot, svc: Service) -> None:
+    win = WallWindow(rotate_s=3600)
+    qtbot.addWidget(win)
+    win.open_remote(svc.url, token(svc, "viewer"))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    assert win.session is not None and win.session.replica
+    assert win.page_names and win.header.site.text()
+    qtbot.waitUntil(lambda: win.duty_states is not None and bool(win.duty_states.badges))
+    assert set(win.duty_states.badges) == {g.id for g in win.session.site.groups}
+    assert svc.stop(signal.SIGTERM) == 0
+    qtbot.waitUntil(lambda: not win.banner.isHidden()
+                    and "Disconnected since" in win.banner.text())
+    win.close_site()
