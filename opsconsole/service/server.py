@@ -22,6 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from opsconsole.core.site import Site
+from opsconsole.service.guard import GuardedSite
 from opsconsole.service.tokens import TokenBook
 
 log = logging.getLogger("opsconsole.service")
@@ -103,14 +104,13 @@ async def serve(site: Site, data_dir: Path, listen: Listen, tls: ssl.SSLContext 
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
-        tcp = web.TCPSite(runner, listen.host, listen.port, ssl_context=tls)
+        tcp = GuardedSite(runner, listen.host, listen.port, ssl_context=tls)
         try:
             await tcp.start()
         except OSError as exc:
             raise ServeError(f"cannot listen on {listen.host}:{listen.port}: "
                              f"{exc.strerror or exc}") from None
-        sockets = getattr(tcp._server, "sockets", None) or []
-        port = sockets[0].getsockname()[1] if sockets else listen.port
+        port = tcp.port
         host = f"[{listen.host}]" if ":" in listen.host else listen.host
         url = f"{'https' if tls else 'http'}://{host}:{port}"
         print(f"opsconsole serve: site {site.name!r} on {url} (data {data_dir})",

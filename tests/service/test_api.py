@@ -70,6 +70,14 @@ def test_bad_requests_get_4xx_and_the_service_runs_on(svc: Service) -> None:
         s.settimeout(60)
         answer = s.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 408"), answer
+    # a request head that never ends (slowloris): 408 too, and the connection is closed
+    with socket.create_connection(("127.0.0.1", svc.port)) as s:
+        s.sendall(b"GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n")
+        assert http("GET", u + "/whoami", t["viewer"])[0] == 200
+        s.settimeout(120)
+        answer = s.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408") and "request head" in answer, answer
+        assert s.recv(4096) == b""  # closed
     assert http("GET", u + "/snapshot", t["viewer"])[0] == 200
 
 
