@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS group_state (
   switch_id INTEGER, updated_at TEXT NOT NULL);
 """
 
+ORIGIN = "origin_host"  # the machine whose process runs a switch (added column)
+
 # switches running in THIS process (another process is judged by its pid)
 _LIVE_HERE: set[tuple[str, int]] = set()
 
@@ -116,8 +118,12 @@ def pid_alive(pid: int) -> bool:
 
 
 def switch_alive(row: sqlite3.Row, path: Path, host: str) -> bool:
-    """Whether the process running a `running` switch row still lives."""
-    if row["host"] != host:
+    """Whether the process running a `running` switch row still lives. Its
+    machine is `origin_host` (the site service records the client's address
+    in `host`, for the audit); rows from before that column name it in `host`."""
+    keys = row.keys()  # a sqlite3.Row: `in row` would test its values
+    origin = row[ORIGIN] if ORIGIN in keys else None
+    if (origin or row["host"]) != host:
         return True  # another machine's switch (a shared data dir): cannot tell
     if row["pid"] == os.getpid():
         return (str(path), row["id"]) in _LIVE_HERE
@@ -143,9 +149,11 @@ def read_group_states(site: Site, data_dir: Path) -> dict[str, GroupState]:
     db.row_factory = sqlite3.Row
     host = socket.gethostname()
     try:
+        cols = {r["name"] for r in db.execute("PRAGMA table_info(switches)")}
+        origin = ", s.origin_host" if ORIGIN in cols else ""  # read only: no migration here
         rows = db.execute("SELECT g.group_id, g.duty, g.status, g.updated_at, s.id, "
                           "s.from_duty, s.to_duty, s.last_step, s.steps_total, s.host, s.pid, "
-                          "s.status AS sw_status FROM group_state g "
+                          f"s.status AS sw_status{origin} FROM group_state g "
                           "LEFT JOIN switches s ON s.id = g.switch_id").fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):  # an empty file (just created elsewhere): no switch yet
@@ -189,6 +197,18 @@ class Journal:
         # WAL + synchronous=NORMAL survives a killed process (not a power cut):
         # the crash we must handle is kill -9, and commits stay cheap.
         self._db = open_wal(self.path, rows=True, area=SWITCHING_AREA, schema=SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Journals from before `origin_host` get the column (NULL: `host` is the machine)."""
+        with self._lock:
+            cols = {r["name"] for r in self._db.execute("PRAGMA table_info(switches)")}
+            if ORIGIN not in cols:
+                try:
+                    self._db.execute(f"ALTER TABLE switches ADD COLUMN {ORIGIN} TEXT")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise storage_error(exc, self.path, SWITCHING_AREA) from None
 
     @classmethod
     def in_dir(cls, data_dir: Path) -> Journal:
@@ -268,12 +288,12 @@ class Journal:
         now = utc_now()
         cur = db.execute(
             "INSERT INTO switches(kind, parent_id, group_id, from_duty, to_duty, status, "
-            "started_at, ended_at, user, host, pid, message, plan_json, steps_total) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "started_at, ended_at, user, host, pid, message, plan_json, steps_total, "
+            f"{ORIGIN}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (plan.kind, plan.parent_id, plan.group, plan.from_duty, plan.to_duty, status, now,
              now if ended else None, plan.user or self.user, plan.host or self.host,
              os.getpid(), message,
-             json.dumps(plan.public()), len(plan.steps)))
+             json.dumps(plan.public()), len(plan.steps), self.host))
         return int(cur.lastrowid or 0)
 
     def step_start(self, sid: int, pos: int, index: int, action: str) -> None:
