@@ -7,6 +7,7 @@ import math
 import time
 
 from opsconsole.core.metrics import CATALOGUE
+from opsconsole.core.truth import not_answering
 
 NA = "–"
 NOT_REPORTED = "not reported"  # the device's firmware gives no such reading (never estimated)
@@ -14,6 +15,16 @@ NOT_REPORTED = "not reported"  # the device's firmware gives no such reading (ne
 
 def _ok(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def answering(ok: int, down: int, total: int) -> str:
+    """The detail under "ok / total": who is silent and how, never "all
+    answering" while some have not answered yet."""
+    waiting = total - ok - down
+    parts = [not_answering(down)] if down else []
+    if waiting > 0:
+        parts.append(f"{waiting:,} not answered yet")
+    return ", ".join(parts) or "all answering"
 
 
 def lower_bound(text: str, missing: int) -> str:

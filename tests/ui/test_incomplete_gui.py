@@ -150,3 +150,10 @@ def test_a_value_that_is_no_reading_is_a_dash_on_the_gpu_card(console):
     assert card.util.text() == units.NA
     assert card.power.text() == units.NA
     assert "nan" not in " ".join((card.clocks.text(), card.temps.text(), card.util.text()))
+
+
+def test_devices_waiting_for_a_first_answer_are_not_all_answering():
+    assert units.answering(0, 0, 20000) == "20,000 not answered yet"
+    assert units.answering(5, 3, 10) == "3 devices not answering, 2 not answered yet"
+    assert units.answering(10, 0, 10) == "all answering"
+    assert units.answering(9, 1, 10) == "1 device not answering"

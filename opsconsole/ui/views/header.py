@@ -118,7 +118,7 @@ class SiteHeader(QFrame):
                      t.warn if n_util else None)
         ok, total = summ.devices_ok, summ.devices_total
         bad = total - ok - summ.by_status.get("pending", 0)
-        self.devices.set(f"{ok:,} / {total:,}", not_answering(bad) if bad else "all answering",
+        self.devices.set(f"{ok:,} / {total:,}", units.answering(ok, bad, total),
                          t.ok if bad == 0 and ok else t.warn if ok else t.bad if bad else None)
         n_alarms = s.alarms.alarm_count
         n_dev = int(s.alarmed.sum())

@@ -20,6 +20,7 @@ def style_sheet(theme: Theme, s: WallScale) -> str:
         QLabel#wallValue {{ font-size: {s.value}px; font-weight: 700; }}
         QLabel#wallHero {{ font-size: {s.hero}px; font-weight: 700; }}
         QLabel#wallTileValue {{ font-size: {s.px(2.4)}px; font-weight: 700; }}
+        QLabel#wallTileValueSmall {{ font-size: {s.px(1.6)}px; font-weight: 700; }}
         QLabel#wallTileTitle {{ font-size: {s.px(1.6)}px; font-weight: 700; }}
         QLabel#wallRowStrong {{ font-size: {s.body}px; font-weight: 700; }}
         QLabel#wallPill {{ font-size: {s.px(1.1)}px; font-weight: 800;

@@ -22,7 +22,8 @@ from opsconsole.ui.theme import UNKNOWN_DUTY, Theme
 from opsconsole.ui.wall.scale import WallScale
 from opsconsole.ui.wall.widgets import CaptionValue, DutyPill, WallLabel
 
-MAX_TILES = 48  # a 7 x 7 grid is the most a room can read
+MAX_TILES = 12  # 4 x 3 tiles fill a 16:9 screen at any size; more would outgrow it
+COMPACT_FROM = 10  # from 10 tiles (4 columns) on, tile values are smaller so they fit
 
 
 def _finite(v: float) -> float | None:
@@ -30,7 +31,8 @@ def _finite(v: float) -> float | None:
 
 
 class GroupTile(QFrame):
-    def __init__(self, title: str, theme: Theme, parent: QWidget | None = None):
+    def __init__(self, title: str, theme: Theme, compact: bool = False,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("wallTile")
         self.theme = theme
@@ -42,10 +44,11 @@ class GroupTile(QFrame):
         top.addWidget(self.duty)
         lay.addLayout(top)
         grid = QGridLayout()
-        self.rate = CaptionValue("Hashrate", "wallTileValue")
-        self.power = CaptionValue("Power", "wallTileValue")
-        self.temp = CaptionValue("Hottest", "wallTileValue")
-        self.ok = CaptionValue("Answering", "wallTileValue")
+        role = "wallTileValueSmall" if compact else "wallTileValue"
+        self.rate = CaptionValue("Hashrate", role)
+        self.power = CaptionValue("Power", role)
+        self.temp = CaptionValue("Hottest", role)
+        self.ok = CaptionValue("Answering", role)
         for k, w in enumerate((self.rate, self.power, self.temp, self.ok)):
             grid.addWidget(w, k // 2, k % 2)
         lay.addLayout(grid, 1)
@@ -99,12 +102,13 @@ class TotalsPage(QWidget):
         capped = len(groups) > MAX_TILES
         slots = MAX_TILES - 1 if capped else len(groups)
         cols = max(1, math.ceil(math.sqrt(slots + capped)))
-        self.slots = [GroupTile("", theme) for _ in range(slots)]  # reused, never rebuilt
+        compact = slots + capped >= COMPACT_FROM
+        self.slots = [GroupTile("", theme, compact) for _ in range(slots)]  # reused
         for k, tile in enumerate(self.slots):
             self.grid.addWidget(tile, k // cols, k % cols)
         self.more: GroupTile | None = None
         if capped:
-            self.more = GroupTile("", theme)
+            self.more = GroupTile("", theme, compact)
             self.more.duty.hide()
             self.grid.addWidget(self.more, slots // cols, slots % cols)
         self.tiles: dict[str, GroupTile] = {}  # group id -> the tile showing it now
@@ -181,8 +185,9 @@ class TotalsPage(QWidget):
         hot = _finite(float(stats["temp_c"][k]))
         self.hottest.set(units.temp(hot), f"alarm above {limit:.0f} °C", temp_colour(hot))
         ok, total, down = (int(stats[n][k]) for n in ("ok", "total", "down"))
-        self.devices.set(f"{ok:,} / {total:,}", not_answering(down) if down else "all answering",
-                         t.bad if down and not ok else t.warn if down else t.ok if ok else None)
+        self.devices.set(f"{ok:,} / {total:,}", units.answering(ok, down, total),
+                         t.bad if down and not ok else t.warn if down else
+                         t.ok if ok == total and ok else None)
         active = s.alarms.alarms()  # the same source as the alarms page: the counts agree
         n_alarms, n_dev = len(active), len({a.device for a in active})
         self.alarms.set(str(n_alarms), f"on {n_dev} device{'s' * (n_dev != 1)}" if n_alarms
@@ -201,7 +206,7 @@ class TotalsPage(QWidget):
             ok, total = int(stats["ok"][1:][rest].sum()), int(stats["total"][1:][rest].sum())
             sick = int((groups_down[rest] > 0).sum())
             self.more.title.set_text(f"+{n_rest} more groups")
-            self.more.ok.set(f"{ok}/{total}", f"{sick} groups with devices down" if sick
+            self.more.ok.set(f"{ok:,}/{total:,}", f"{sick:,} groups with devices down" if sick
                              else "", t.warn if sick else None)
             power = stats["power_w"][1:][rest]
             power = power[np.isfinite(power)]  # groups with no power reading add nothing
@@ -229,7 +234,9 @@ class TotalsPage(QWidget):
             tile.temp.set(units.temp(hot), "", temp_colour(hot))
             ok, total, down = (int(stats[n][k]) for n in ("ok", "total", "down"))
             dead = down > 0 and ok == 0  # 0 of N answering: the tile is red
-            tile.ok.set(f"{ok:,}/{total:,}", f"{down:,} not answering" if down else "",
+            waiting = total - ok - down
+            tile.ok.set(f"{ok:,}/{total:,}", f"{down:,} not answering" if down else
+                        f"{waiting:,} not answered yet" if waiting else "",
                         t.bad if dead else t.warn if down else None)
             c = flagged.get(gid)
             tile.set_alert(dead or c is not None, c.message if c is not None else "")

@@ -154,8 +154,14 @@ class WallWindow(QWidget):
             page.apply_scale(s)
 
     def resizeEvent(self, ev: Any) -> None:
-        # full screen: the window height is the screen's, so the unit follows it
-        s = WallScale.for_height(self.height())
+        # full screen: the unit follows the screen's height, never the window's:
+        # content taller than the screen must not grow the type, which grows the
+        # content (a window of 17,000 px). A plain window (tests) uses its own.
+        height = self.height()
+        screen = self.screen()
+        if self.isFullScreen() and screen is not None:
+            height = screen.geometry().height()
+        s = WallScale.for_height(height)
         if s != self.scale:
             self.apply_scale(s)
         super().resizeEvent(ev)
