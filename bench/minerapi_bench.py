@@ -9,8 +9,9 @@ joins). This process polls every miner `--rounds` times through the same
 code the poller uses (detection once, then each family's commands) and
 prints polls/s, CPU ms per poll of this process (the agents' CPU is the
 child's, not counted), the most sockets in flight, and what that means for
-20,000 miners every 60 s (333 polls/s). No pyasic comparison here: it would
-need pyasic installed as a bench-only dependency (not done).
+20,000 miners every 60 s (333 polls/s). pyasic beside ours:
+bench/minerapi_vs_pyasic.py; the real poller over 20,000 miners:
+bench/minerapi_scale_bench.py.
 """
 
 from __future__ import annotations

@@ -92,6 +92,58 @@ async def run_for(poller: Poller, seconds: float,
 
 # ---------------------------------------------------------------- the schedule
 
+def test_polls_due_together_start_together_never_early_by_more_than_the_slack() -> None:
+    """400 devices in a 2 s interval are 5 ms apart: the schedule starts those
+    due within `dispatch_ahead_s` (20 ms here) of now in one go (one wake-up
+    for several), and none more than that ahead of its slot."""
+    from dataclasses import replace
+
+    from opsconsole.core.site import Device, Group
+
+    interval, n = 2.0, 400
+    devices = tuple(Device(id=f"m{i:03d}", kind="miner", group="g", host="127.0.0.1",
+                           port=4028, api="cgminer", firmware="antminer") for i in range(n))
+    site = replace(Site(name="t", path=None, groups=(Group("g", "g", "mining", devices),)),
+                   poll_interval_s=interval)
+    starts: list[tuple[float, float]] = []  # (start, slot)
+
+    class Recording(Poller):
+        async def poll_device(self, device, quick=False):  # the schedule only
+            return Reading(device.id, time.time(), Status.OK, {})
+
+    poller = Recording(site, lambda batch: None)
+    offsets = {st.device.id: st.offset for st in poller.states}
+    real = poller.poll_device
+
+    async def record(device, quick=False):
+        now = time.time()
+        off = offsets[device.id]  # its slot: the one nearest to now
+        starts.append((now, round((now - off) / interval) * interval + off))
+        return await real(device, quick)
+
+    poller.poll_device = record  # type: ignore[method-assign]
+
+    async def main() -> None:
+        # start on a cycle boundary: no slot of the first cycle is already past
+        await asyncio.sleep(interval - time.time() % interval + 0.01)
+        task = asyncio.create_task(poller.run())
+        await asyncio.sleep(1.5 * interval)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert len(starts) >= n, len(starts)
+    ahead = poller.dispatch_ahead_s
+    assert ahead == pytest.approx(0.02)
+    # never started more than the slack before its slot
+    assert all(start >= slot - ahead - 1e-3 for start, slot in starts), \
+        min(start - slot for start, slot in starts)
+    # several polls per wake-up: far fewer distinct start instants than polls
+    times = sorted(start for start, _ in starts)
+    instants = 1 + sum(1 for a, b in itertools.pairwise(times) if b - a > 0.002)
+    assert instants <= len(times) / 2, (instants, len(times))
+
+
 def test_run_spreads_polls_batches_and_backs_off(
     sim_site_factory: Callable[..., SimSite]
 ) -> None:
