@@ -46,6 +46,8 @@ class ScreenshotJob:
         self.app, self.win, self.path = app, win, path
         self.code = EXIT_OK
         self.done = False
+        self.problem = ""  # why a PNG was not written, one line
+        self.unrendered = False  # the window, not the path, was the problem
         if after_s is not None:
             QTimer.singleShot(int(after_s * 1000), self.shoot)
         else:
@@ -58,10 +60,23 @@ class ScreenshotJob:
         """Still taking in data: try again shortly."""
         return False
 
+    def save(self, target: Path) -> bool:
+        """The window to `target`; on failure `problem` says which part failed."""
+        pix = self.win.grab()
+        if pix.isNull():  # e.g. a window grown past what a pixmap may hold
+            self.problem = (f"opsconsole: the window ({self.win.width()}x{self.win.height()}) "
+                            "could not be rendered")
+            self.unrendered = True
+            return False
+        if not pix.save(str(target), "PNG"):
+            self.problem = f"{target}: could not be written"
+            return False
+        return True
+
     def capture(self, code: int) -> tuple[bool, int]:
         """Write the PNG(s); whether it worked, and the exit code to use."""
         self.app.processEvents()
-        return self.win.grab().save(str(self.path), "PNG"), code
+        return self.save(self.path), code
 
     def shoot(self, code: int = EXIT_OK) -> None:
         if self.done:
@@ -71,9 +86,9 @@ class ScreenshotJob:
             return
         self.done = True
         ok, code = self.capture(code)
-        if not ok:  # checked at start (unwritable): it went away since
-            print(f"{self.path}: could not be written", file=sys.stderr)
-            code = EXIT_USAGE
+        if not ok:  # the path was checked at start (unwritable): it went away since
+            print(self.problem or f"{self.path}: could not be written", file=sys.stderr)
+            code = EXIT_FAIL if self.unrendered else EXIT_USAGE
         elif code == EXIT_FAIL:
             print("opsconsole: no data arrived; the screenshot shows what there was",
                   file=sys.stderr)

@@ -65,7 +65,7 @@ class WallScreenshot(ScreenshotJob):
             self.app.processEvents()
             target = self.path if k == 0 else self.path.with_name(
                 f"{self.path.stem}-{name}{self.path.suffix}")
-            ok &= win.grab().save(str(target), "PNG")
+            ok &= self.save(target)
         win.rotator.show(0)
         return ok, code
 
