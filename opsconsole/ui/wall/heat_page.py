@@ -187,7 +187,7 @@ class HeatPage(QWidget):
         x += fm.horizontalAdvance(hi) + sc.px(1.5)
         for colour, text in ((self.theme.stale, "not answering"),
                              (self.theme.pending, "no data yet"),
-                             (self.theme.border, "no temperature (PDU)")):
+                             (self.theme.border, "no temperature (PDU, host, LLM)")):
             p.fillRect(QRect(x, y, box, box), QColor(colour))
             x += box + sc.px(0.4)
             p.drawText(x, text_y, text)
