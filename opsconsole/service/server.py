@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
+import os
 import signal
 import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -92,15 +95,38 @@ def check_listen(listen: Listen, tls: ssl.SSLContext | None, insecure_http: bool
                          "network you trust")
 
 
-async def serve(site: Site, data_dir: Path, listen: Listen, tls: ssl.SSLContext | None,
-                *, read_only: bool = False, ready: asyncio.Event | None = None,
-                stop: asyncio.Event | None = None) -> None:
+async def start_demo(demo: Any, data_dir: Path) -> Site:
+    """`serve --demo`: the simulated site's agents on this loop, its site file beside the data."""
+    from opsconsole.core.siteload import load_site
+
+    await demo.start()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return load_site(demo.write_config(data_dir.parent / "demo-site.toml"))
+
+
+async def serve(site: Site | None, data_dir: Path, listen: Listen,
+                tls: ssl.SSLContext | None, *, read_only: bool = False,
+                ready: asyncio.Event | None = None, stop: asyncio.Event | None = None,
+                session_token: str | None = None, demo: Any = None) -> None:
+    """`session_token`: the embedded mode (service/embedded.py): that token is
+    the OS user's operator token, the URL goes to stdout as one JSON line, a
+    discovery file is written and the end of stdin stops the service.
+    `demo`: an unstarted SimSite to serve instead of `site`."""
+    from opsconsole.core.duty.journal import os_user
+    from opsconsole.service import embedded
     from opsconsole.service.api import RUNS, build_app
     from opsconsole.service.engine import SiteEngine
 
+    if demo is not None:
+        site = await start_demo(demo, data_dir)
+    assert site is not None
     engine = SiteEngine(site, data_dir, read_only=read_only)
     await engine.start()
-    app = build_app(engine, TokenBook(data_dir))
+    tokens = TokenBook(data_dir)
+    if session_token is not None:
+        tokens.add_session_token(session_token, os_user(), "operator")
+    app = build_app(engine, tokens)
+    discovery: Path | None = None
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
@@ -118,6 +144,18 @@ async def serve(site: Site, data_dir: Path, listen: Listen, tls: ssl.SSLContext 
         log.info("serving %s on %s", site.name, url)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
+        if session_token is not None:
+            try:
+                discovery = embedded.write_discovery(data_dir, url, session_token, site.name)
+            except (OSError, embedded.EmbeddedError) as exc:
+                log.warning("no discovery file: %s", getattr(exc, "strerror", None) or exc)
+            print(json.dumps({"url": url, "pid": os.getpid()}), flush=True)  # to the GUI
+            ended = stop  # the parent GUI is gone: stop as on SIGTERM
+
+            def parent_gone() -> None:
+                loop.call_soon_threadsafe(ended.set)
+
+            embedded.watch_stdin(parent_gone)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop.set)
@@ -130,10 +168,15 @@ async def serve(site: Site, data_dir: Path, listen: Listen, tls: ssl.SSLContext 
             task.cancel()  # the journal marks those switches interrupted
         await runner.cleanup()
         await engine.stop()
+        if discovery is not None:
+            embedded.remove_discovery(discovery)
+        if demo is not None:
+            await demo.stop()
 
 
-def run(site: Site, data_dir: Path, listen_text: str, cert: Path | None, key: Path | None,
-        insecure_http: bool, read_only: bool = False) -> int:
+def run(site: Site | None, data_dir: Path, listen_text: str, cert: Path | None,
+        key: Path | None, insecure_http: bool, read_only: bool = False,
+        session_token: str | None = None, demo: Any = None) -> int:
     try:
         listen = parse_listen(listen_text)
         tls = tls_context(cert, key)
@@ -145,7 +188,8 @@ def run(site: Site, data_dir: Path, listen_text: str, cert: Path | None, key: Pa
         log.warning("--insecure-http: tokens and data travel unencrypted%s",
                     "" if tls else f" on {listen.host}:{listen.port}")
     try:
-        asyncio.run(serve(site, data_dir, listen, tls, read_only=read_only))
+        asyncio.run(serve(site, data_dir, listen, tls, read_only=read_only,
+                          session_token=session_token, demo=demo))
     except ServeError as exc:
         print(f"opsconsole serve: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -53,6 +53,14 @@ class TokenBook:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._entries: dict[str, dict[str, Any]] = {}
+        # the embedded service's one-time token (`serve --session-token-stdin`):
+        # memory only, its hash, gone with the process
+        self._session: tuple[str, Identity] | None = None
+
+    def add_session_token(self, token: str, user: str, role: str) -> None:
+        if role not in ROLES:
+            raise TokenError(f"unknown role {role!r}")
+        self._session = (digest(token), Identity(user, role))
 
     # -- the file -----------------------------------------------------------------
     def _load(self) -> dict[str, dict[str, Any]]:
@@ -131,4 +139,6 @@ class TokenBook:
         for name, e in entries.items():
             if hmac.compare_digest(want, e["sha256"]):
                 found = Identity(name, e["role"])
+        if self._session is not None and hmac.compare_digest(want, self._session[0]):
+            found = self._session[1]
         return found

@@ -114,6 +114,9 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
     win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
+    # a site file or the demo runs in a site service, a child of this process;
+    # OPSCONSOLE_IN_PROCESS=1 keeps the collector in the GUI process (benchmarks)
+    win.embedded = os.environ.get("OPSCONSOLE_IN_PROCESS", "") != "1"
     configure_services(win, args)  # --metrics-port
     if shot is not None:
         win.resize(*_window_size())

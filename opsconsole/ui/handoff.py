@@ -64,6 +64,11 @@ class Handoff(QObject):
         self.held = False
         self.drain()
 
+    def clear(self) -> None:
+        """Forget what waits (not yet delivered)."""
+        with self._lock:
+            self._pending.clear()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

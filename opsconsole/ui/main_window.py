@@ -3,7 +3,6 @@ collector thread and the session, and shuts both down cleanly."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -28,6 +27,12 @@ from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 from opsconsole.core.storage import SWITCHING, StorageError
+from opsconsole.sim.demo import (  # the demo site, also built by `serve --demo`
+    DEMO_GPUS,
+    DEMO_HYBRID_MINERS,
+    DEMO_MINERS,
+    make_demo_site,
+)
 from opsconsole.ui import services, units
 from opsconsole.ui import theme as themes
 from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
@@ -45,32 +50,8 @@ from opsconsole.ui.views.tiles import MAX_TILES
 
 log = logging.getLogger(__name__)
 
-# The demo: three rows of 40 miners with their PDUs, one hybrid rack of 8 GPUs
-# and 4 miners on their own PDU (its inference duty cuts those outlets, raises
-# the GPU power limits and starts the simulated inference service). Row C's
-# miners speak their firmware's JSON API (six flavours in turn), rows A and B SNMP.
-DEMO_MINERS, DEMO_GPUS, DEMO_HYBRID_MINERS = 120, 8, 4
-DEMO_API_ROWS = ("row-c",)
-
-
-# (miner, fault, starts after s, lasts s, board/fan number)
-DEMO_FAULTS = (("a-07", "board", 20, 1800, 2), ("b-12", "fan", 40, 1200, 1),
-               ("c-05", "offline", 60, 150, 0))
-
-
-def make_demo_site(miners: int = DEMO_MINERS, gpus: int = DEMO_GPUS) -> Any:
-    from opsconsole.sim.site import SimSite
-
-    site = SimSite(miners=miners, gpus=gpus, seed=1, hybrid_miners=DEMO_HYBRID_MINERS,
-                   api_rows=DEMO_API_ROWS,
-                   exporters=True)  # a GPU server via dcgm-exporter, a vLLM page, prices
-    # A few faults early on, so a demo shows (and can acknowledge) real alarms
-    # within a minute or two instead of waiting on the random schedule.
-    now = site.clock()
-    for device, kind, start_s, duration_s, which in DEMO_FAULTS:
-        with contextlib.suppress(KeyError):
-            site.miner(device).add_fault(kind, now + start_s, duration_s, which)
-    return site
+__all__ = ["DEMO_GPUS", "DEMO_HYBRID_MINERS", "DEMO_MINERS", "MainWindow", "load_site_file",
+           "make_demo_site"]
 
 
 def load_site_file(path: Path) -> Site:
@@ -104,6 +85,9 @@ class MainWindow(QMainWindow):
         self.loader: SiteFileWatch | None = None  # a site file being read off the GUI thread
         self.replica: ReplicaFeed | None = None  # connected to a site service (ui/remote.py)
         self.remote_url: str | None = None
+        # True (the app's default): a site file or the demo runs in a site service
+        # started as a child process (ui/embedded.py); False: in this process
+        self.embedded = False
         self._demo = False
         self.setWindowTitle("opsconsole")
         self.stack = QStackedWidget()
@@ -244,6 +228,9 @@ class MainWindow(QMainWindow):
         self.site_failed.emit("; ".join(lines[:1]))
 
     def open_demo(self) -> bool:
+        if self.embedded:  # the child service builds and runs it
+            self.start_site(None, source="demo (simulated site)", demo=True)
+            return True
         try:
             demo = self.demo_factory()
         except ImportError as exc:
@@ -266,10 +253,16 @@ class MainWindow(QMainWindow):
         dialog.open()  # window-modal, never blocks the event loop
 
     def start_site(self, site: Site | None, *, demo_site: Any = None, source: str = "",
-                   runtime_factory: RuntimeFactory | None = None) -> None:
+                   runtime_factory: RuntimeFactory | None = None, demo: bool = False) -> None:
         self.close_site()
-        self._demo = demo_site is not None
+        self._demo = demo or demo_site is not None
         self.source = source
+        if self.embedded and runtime_factory is None:
+            from opsconsole.ui.embedded import embedded_factory
+
+            runtime_factory = embedded_factory(demo=self._demo, data_dir=self.data_dir,
+                                               read_only=self.read_only)
+            demo_site = None  # the child runs the simulated site
         self.bridge = CollectorBridge(site, demo_site=demo_site,
                                       runtime_factory=runtime_factory or self.runtime_factory,
                                       parent=self)
@@ -308,8 +301,10 @@ class MainWindow(QMainWindow):
         self._show_console()
         self.setWindowTitle(f"{site.name} — opsconsole")
         if remote:
+            where = self.remote_url or (f"{runtime.url} (embedded)" if not runtime.adopted
+                                        else f"{runtime.url} (another window's)")
             self.status_collector.setText(
-                f"site service {self.remote_url} · {runtime.user} ({runtime.role}) · "
+                f"site service {where} · {runtime.user} ({runtime.role}) · "
                 f"{len(site.devices())} devices every {site.poll_interval_s:g} s")
         else:
             self.status_collector.setText(f"collector running · {len(site.devices())} devices "

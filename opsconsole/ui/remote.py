@@ -77,6 +77,7 @@ class RemoteRuntime:
         self.states: dict[str, GroupState] = {}
         self.requests: dict[int, dict[str, Any]] = {}
         self.runner: ClientRunner | None = None
+        self.adopted = False  # (embedded) another window's service
         self.controller: RemoteDutyController | None = None
         self._lock = threading.Lock()
         self._early: list[dict[str, Any]] = []  # stream messages before the site is known

@@ -89,6 +89,9 @@ class WallWindow(QWidget):
         self.bridge: CollectorBridge | None = None
         self.session: SiteSession | None = None
         self.replica: ReplicaFeed | None = None  # connected to a site service
+        # True (the app's default): a site file or the demo runs in a site service,
+        # a child process (ui/embedded.py); False: the collector runs in this process
+        self.embedded = False
         self.duty_states: ReadOnlyDutyStates | None = None
         self.fault_feed: FaultFeed | None = None  # the session's storage faults
         self._duty_retry_at: float | None = None  # a journal that failed is asked again
@@ -205,6 +208,9 @@ class WallWindow(QWidget):
 
             self._start_bridge(None, None, remote_factory(*src))
             return
+        if kind == "demo" and self.embedded:  # the child service runs the simulated site
+            self._start_bridge(None, None, self._embedded_factory(demo=True))
+            return
         try:
             site, demo = (None, self.demo_factory()) if kind == "demo" else (src, None)
         except ImportError as exc:
@@ -257,8 +263,15 @@ class WallWindow(QWidget):
             self.problem_page.show_status(self.watch.checked_at, self.watch.loading,
                                           self.check_s)
 
+    def _embedded_factory(self, demo: bool) -> RuntimeFactory:
+        from opsconsole.ui.embedded import embedded_factory
+
+        return embedded_factory(demo=demo, data_dir=self.data_dir, read_only=True)
+
     def _start_bridge(self, site: Site | None, demo: Any,
                       factory: RuntimeFactory | None = None) -> None:
+        if factory is None and self.embedded and demo is None:  # a site file: its service
+            factory = self._embedded_factory(demo=False)
         self._restart_at = None
         self._stop_bridge()
         self.bridge = CollectorBridge(site, demo_site=demo,
@@ -303,7 +316,11 @@ class WallWindow(QWidget):
         if self.session is not None:
             self.session.stop()
             self.session.deleteLater()
-        self.session = SiteSession(site, replica=self.remote, parent=self)
+        from opsconsole.ui.remote import RemoteRuntime
+
+        runtime = self.bridge.runtime if self.bridge is not None else None
+        self.session = SiteSession(site, replica=isinstance(runtime, RemoteRuntime),
+                                   parent=self)
         self.session.first_data.connect(self.first_data)
         if self.fault_feed is not None:
             self.fault_feed.close()
@@ -406,7 +423,8 @@ class WallWindow(QWidget):
         """A wall started as another OS user, or on another copy of the site
         file, must not read another journal silently."""
         warning = None
-        if self._source is not None and self._source[0] not in ("demo", "remote"):
+        if (self._source is not None and self._source[0] not in ("demo", "remote")
+                and not self.embedded):  # a service names its data dir itself
             from opsconsole.core.datadir import resolve_data_dir
 
             warning = resolve_data_dir(site, self.data_dir).warning
@@ -466,7 +484,7 @@ class WallWindow(QWidget):
             left = max(0.0, self._restart_at - self.clock())
             return f"collector down, retrying in {left:.0f} s"
         if self.bridge is None or not self.bridge.running:
-            return "site service lost" if self.remote else "collector stopped"
+            return "site service lost" if self.remote or self.embedded else "collector stopped"
         return "devices not answering"
 
     def _watchdog(self, now: float) -> None:

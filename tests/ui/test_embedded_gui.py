@@ -1,0 +1,124 @@
+"""The embedded default (ui/embedded.py, service/embedded.py): a site file
+or the demo runs in a real `opsconsole serve` child on loopback; the token
+travels on its stdin (never argv); a second window of the same site uses the
+running service (discovery file, 0600); the child stops with the GUI, even
+one killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from opsconsole.service.embedded import DISCOVERY, read_discovery
+from opsconsole.sim.site import SimSite
+from opsconsole.ui.embedded import EmbeddedRuntime
+from opsconsole.ui.main_window import MainWindow, load_site_file
+from opsconsole.ui.settings import Settings
+from tests.test_duty_support import ROOT
+
+
+def gone(pid: int) -> bool:
+    """No such process, or a zombie nobody reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def test_console_runs_the_site_in_a_child_service_and_a_second_window_joins_it(
+        qtbot, sim_site: SimSite, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    site = load_site_file(sim_site.config_path)
+    win = MainWindow(Settings(), data_dir=data)
+    win.embedded = True
+    qtbot.addWidget(win)
+    win.open_file(sim_site.config_path, site)
+    with qtbot.waitSignal(win.first_data):
+        pass
+    runtime = win.bridge.runtime
+    assert isinstance(runtime, EmbeddedRuntime) and not runtime.adopted
+    proc = runtime.proc
+    assert proc is not None and proc.poll() is None
+    assert win.session.replica and win.session.history is None  # the child writes history
+    assert not [t.name for t in threading.enumerate() if t.name == "collector"]
+    # the token: on stdin, never on the command line `ps` shows
+    argv = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode().split("\0")
+    assert runtime._token and runtime._token not in " ".join(argv)
+    assert "--session-token-stdin" in argv
+    # the discovery file: private, names the child and where it listens
+    disc = data / DISCOVERY
+    assert stat.S_IMODE(disc.stat().st_mode) == 0o600
+    doc = read_discovery(data)
+    assert doc is not None and doc["pid"] == proc.pid and doc["url"] == runtime.url
+    # a second window of the same site joins it rather than polling twice
+    win2 = MainWindow(Settings(), data_dir=data)
+    win2.embedded = True
+    qtbot.addWidget(win2)
+    win2.open_file(sim_site.config_path, site)
+    with qtbot.waitSignal(win2.first_data):
+        pass
+    r2 = win2.bridge.runtime
+    assert isinstance(r2, EmbeddedRuntime) and r2.adopted and r2.proc is None
+    assert r2.url == runtime.url
+    win2.close_site()
+    assert proc.poll() is None  # the second window's exit leaves the service alone
+    win.close_site()
+    assert proc.returncode == 0  # stopped cleanly when the first window closed
+    assert not disc.exists()
+
+
+def test_the_child_stops_when_the_gui_is_killed(sim_site: SimSite, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    gui = subprocess.Popen([sys.executable, "-m", "opsconsole", "--config",
+                            str(sim_site.config_path), "--data-dir", str(data)],
+                           cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        child = None
+        for _ in range(1200):  # a hang guard of 120 s, never a speed check
+            doc = read_discovery(data)
+            if doc is not None:
+                child = doc["pid"]
+                break
+            assert gui.poll() is None, "the GUI exited"
+            threading.Event().wait(0.1)
+        assert child is not None and not gone(child)
+        gui.send_signal(signal.SIGKILL)
+        gui.wait(30)
+        for _ in range(600):
+            if gone(child):
+                break
+            threading.Event().wait(0.1)
+        assert gone(child), "the service outlived the GUI"
+    finally:
+        if gui.poll() is None:
+            gui.kill()
+            gui.wait(30)
+
+
+def test_serve_reads_its_token_from_stdin_and_stops_when_stdin_ends(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "opsconsole", "serve", "--config",
+                             str(sim_site.config_path), "--data-dir", str(tmp_path / "d"),
+                             "--listen", "127.0.0.1:0", "--session-token-stdin"],
+                            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("osc_test-session-token\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    url = json.loads(line)["url"]
+    assert url.startswith("http://127.0.0.1:")
+    from tests.service.conftest import http
+    assert http("GET", url + "/api/v1/whoami", "osc_test-session-token")[1]["role"] == "operator"
+    assert http("GET", url + "/api/v1/whoami", "osc_wrong")[0] == 401
+    proc.stdin.close()
+    assert proc.wait(60) == 0
+    assert "osc_test-session-token" not in proc.stderr.read()  # never logged
