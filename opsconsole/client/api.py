@@ -128,7 +128,10 @@ class SiteClient:
     async def lines(self, path: str, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """POST, then each NDJSON line of the answer as it arrives."""
         try:
-            async with self.session.post(self.base + path, json=body) as resp:
+            # a switch may run for minutes: the service sends a line at least every 15 s
+            async with self.session.post(self.base + path, json=body,
+                                         timeout=aiohttp.ClientTimeout(
+                                             total=None, connect=10.0, sock_read=120.0)) as resp:
                 if resp.status >= 400:
                     raise await self._error(resp)
                 async for raw in resp.content:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 MAX_BODY = 64 * 1024  # no request of this API needs more
 BODY_TIMEOUT_S = 10.0
+KEEPALIVE_S = 15.0  # a duty run's NDJSON answer carries a line at least this often
 SEND_TIMEOUT_S = 60.0  # a stream client that takes no data this long is dropped
 # Kernel send buffer of a stream connection: fixed, so a client that stops reading
 # holds at most this much there (loopback autotuning would grant megabytes) before
@@ -288,11 +289,14 @@ async def _stream_outcome(request: web.Request, head: dict[str, Any],
         await send({"type": "plan", **head})
         while not (task.done() and queue.empty()):
             getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({getter, task}, timeout=KEEPALIVE_S,
+                               return_when=asyncio.FIRST_COMPLETED)
             if getter.done():
                 await send({"type": "progress", "event": getter.result()})
-            else:
-                getter.cancel()
+                continue
+            getter.cancel()
+            if not task.done():  # a long step (command, wait-metric): say we are alive
+                await send({"type": "keepalive"})
         try:
             out = task.result()
             await send({"type": "outcome", **out.public()})

@@ -4,16 +4,20 @@ mid-switch (the group is interrupted after the restart; a client resumes it)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from opsconsole.service.api import KEEPALIVE_S
 from opsconsole.sim import miner as mm
 from opsconsole.sim.site import SimSite
+from tests.service.conftest import http
 from tests.service.support import Service, interval
 from tests.test_duty_support import ROOT, gate_argv, write_site
 
@@ -45,25 +49,41 @@ def start_switch(svc: Service, token: Path, gate: Path) -> subprocess.Popen[str]
 
 @pytest.mark.timeout(600)
 def test_two_clients_switch_one_group(sim_site: SimSite, tmp_path: Path) -> None:
+    """alice's switch (raw HTTP, NDJSON) blocks in a command step for longer than
+    the keep-alive interval; bob's CLI switch of the same group meanwhile is refused."""
     cfg, gate = gated_site(sim_site, tmp_path)
     svc = Service(cfg, tmp_path / "data")
     alice = svc.token("alice", "operator", tmp_path)
     bob = svc.token("bob", "operator", tmp_path)
     svc.start()
+    got: list[tuple[int, str]] = []
+    runner = threading.Thread(target=lambda: got.append(http(
+        "POST", svc.url + "/api/v1/duty/run", alice, {"group": "row-a", "duty": "idle"},
+        timeout=300)))
     try:
-        first = start_switch(svc, alice, gate)
+        runner.start()
+        t0 = time.monotonic()
+        while not gate.with_suffix(".started").exists():
+            assert time.monotonic() - t0 < 120, "the gate step never started"
+            time.sleep(0.05)
         second = svc.cli("duty", "set", "row-a", "idle", "--yes", token=bob)
         assert second.returncode == 4, second.stdout + second.stderr
         assert "a switch to idle is in progress" in second.stderr
+        time.sleep(KEEPALIVE_S + 2)  # the step blocks: the answer must say it is alive
         gate.with_suffix(".go").touch()
-        out, _ = first.communicate(timeout=300)
-        assert first.returncode == 0, out
-        assert "done: row-a is now in idle" in out
+        runner.join(300)
+        status, text = got[0]
+        lines = [json.loads(x) for x in text.splitlines()]
+        assert status == 200 and lines[0]["type"] == "plan"
+        assert {"type": "keepalive"} in lines
+        assert lines[-1]["type"] == "outcome" and lines[-1]["exit_code"] == 0
         audit = svc.cli("audit", token=bob).stdout
         assert "bob@127.0.0.1 row-a switch idle -> idle: refused (busy: group row-a: " \
                "a switch to idle is in progress" in audit
         assert "alice@127.0.0.1 row-a switch mining -> idle: done" in audit
     finally:
+        gate.with_suffix(".go").touch()
+        runner.join(300)
         svc.stop()
 
 
