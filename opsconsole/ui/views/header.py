@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from opsconsole.core.store import SITE
 from opsconsole.core.truth import not_answering
@@ -27,6 +27,11 @@ class Stat(QWidget):
         self.value.setObjectName("statValue")
         self.detail = QLabel("")
         self.detail.setObjectName("muted")
+        # a long detail ("of 386 kW budget; 149 devices not answering") wraps under
+        # its value instead of widening the header, and so the window, for good
+        self.detail.setWordWrap(True)
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.detail.setMinimumWidth(1)
         for w in (self.caption, self.value, self.detail):
             lay.addWidget(w)
 
@@ -69,8 +74,7 @@ class SiteHeader(QFrame):
         self.stale = Stat("Stale")
         for w in (self.hashrate, self.tokens, self.power, self.efficiency, self.gpu, self.devices,
                   self.alarms, self.cycle, self.stale):
-            lay.addWidget(w)
-        lay.addStretch(1)
+            lay.addWidget(w, 1)  # spare width goes to the stats: their details wrap less
         self.refresh()
 
     def refresh(self) -> None:
