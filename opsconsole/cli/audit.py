@@ -25,7 +25,7 @@ def add_parser(sub: Any, common: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opsconsole.cli.duty import data_dir_for
+    from opsconsole.cli.common import data_dir_for
     from opsconsole.core.duty import DB_NAME, Journal
 
     if getattr(args, "connect", None):

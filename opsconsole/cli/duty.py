@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from pathlib import Path
 from typing import Any
 
-from opsconsole.cli.common import load_site_or_exit
+from opsconsole.cli.common import data_dir_for, load_site_or_exit
 from opsconsole.core.site import DUTIES, Site
 
 
@@ -51,29 +49,6 @@ def add_parser(sub: Any, common: Any) -> None:
     p.add_argument("--comment", default="", help="why (kept with the request and audit)")
 
 
-_WARNED: set[str] = set()
-
-
-def data_dir_for(args: argparse.Namespace, site: Site) -> Path:
-    """The site's data dir (core.datadir); a second folder holding this
-    site's journal is named on stderr, once per process."""
-    from opsconsole.core.datadir import resolve_data_dir
-    from opsconsole.core.storage import DATA_DIR, StorageError
-
-    choice = resolve_data_dir(site, getattr(args, "data_dir", None))
-    warning = choice.warning
-    if warning and warning not in _WARNED:
-        _WARNED.add(warning)
-        print(f"opsconsole: warning: {warning}", file=sys.stderr)
-    if choice.path.exists() and not choice.path.is_dir():
-        raise StorageError(choice.path, DATA_DIR, "is a file, not a folder")
-    LAST_DATA_DIR[:] = [choice.path]
-    return choice.path
-
-
-LAST_DATA_DIR: list[Path] = []  # for main's one line on a database error
-
-
 def run(args: argparse.Namespace) -> int:
     from opsconsole.cli.dutyflow import act
 
@@ -89,20 +64,6 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(remote())
     site = load_site_or_exit(args.config)
     return asyncio.run(_local(args, site))
-
-
-async def measure(poller: Any, site: Site) -> dict[str, float]:
-    """Power now per group, from one pass over the site's devices."""
-    from opsconsole.core.store import LiveStore
-
-    store = LiveStore(site, history_s=60)
-    store.ingest(await poller.poll_once())
-    out: dict[str, float] = {}
-    for g in site.groups:
-        s = store.summary(g.id)
-        if s.devices_ok and s.power_w is not None:
-            out[g.id] = s.power_w / 1000.0
-    return out
 
 
 async def _local(args: argparse.Namespace, site: Site) -> int:

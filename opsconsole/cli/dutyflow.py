@@ -21,6 +21,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 from opsconsole.cli.common import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from opsconsole.core.site import Site
 
 NO_TERMINAL = ("refusing: no terminal to confirm on; pass --yes to switch without "
                "confirmation")
@@ -63,7 +64,6 @@ class LocalDesk:
         self._measured: dict[str, float] | None = None
 
     async def _measured_kw(self) -> dict[str, float]:
-        from opsconsole.cli.duty import measure
 
         if self._measured is None:
             self._measured = await measure(self.poller, self.desk.site)
@@ -246,3 +246,17 @@ async def _act(args: argparse.Namespace, desk: Desk) -> int:
         return EXIT_REFUSED
     _on_sigint(desk, args.group)
     return report(await desk.run(kind, args.group, duty, None, print_progress))
+
+
+async def measure(poller: Any, site: Site) -> dict[str, float]:
+    """Power now per group, from one pass over the site's devices."""
+    from opsconsole.core.store import LiveStore
+
+    store = LiveStore(site, history_s=60)
+    store.ingest(await poller.poll_once())
+    out: dict[str, float] = {}
+    for g in site.groups:
+        s = store.summary(g.id)
+        if s.devices_ok and s.power_w is not None:
+            out[g.id] = s.power_w / 1000.0
+    return out

@@ -6,12 +6,17 @@ min/mean/max). DEVICE_OR_GROUP is a device id, a group id, or `site`."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
 
-from opsconsole.cli.common import EXIT_OK, EXIT_USAGE, load_site_or_exit
+from opsconsole.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    data_dir_for,
+    load_site_or_exit,
+    print_history,
+)
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -26,15 +31,7 @@ def add_parser(sub: Any, common: Any) -> None:
     sp.add_argument("--format", choices=("csv", "json"), default="csv")
 
 
-def print_history(doc: dict[str, Any], csv_text: str, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(doc, indent=1))
-    else:
-        sys.stdout.write(csv_text)
-
-
 def run(args: argparse.Namespace) -> int:
-    from opsconsole.cli.duty import data_dir_for
     from opsconsole.core.history.lookup import history_output
 
     if getattr(args, "connect", None):

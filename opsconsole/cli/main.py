@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"opsconsole: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except sqlite3.DatabaseError as exc:  # broke while reading: name the data dir
-        from opsconsole.cli.duty import LAST_DATA_DIR
+        from opsconsole.cli.common import LAST_DATA_DIR
         from opsconsole.core.storage import describe
 
         where = LAST_DATA_DIR[0] if LAST_DATA_DIR else Path("data dir")

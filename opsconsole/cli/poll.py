@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from opsconsole.cli.common import EXIT_OK, load_site_or_exit
-from opsconsole.cli.duty import data_dir_for
+from opsconsole.cli.common import EXIT_OK, data_dir_for, load_site_or_exit
 from opsconsole.cli.sinks import Sinks
 from opsconsole.collectors.poller import CycleStats, Poller
 from opsconsole.core.duty.journal import read_group_states

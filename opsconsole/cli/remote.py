@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from opsconsole.cli.common import EXIT_OK, EXIT_USAGE
+from opsconsole.cli.common import EXIT_OK, EXIT_USAGE, print_history
 from opsconsole.cli.dutyflow import DeskFailure, Progress
 from opsconsole.client.api import ApiError, SiteClient, read_token
 
@@ -59,7 +59,6 @@ def audit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def history(args: argparse.Namespace) -> int:
-    from opsconsole.cli.history import print_history
 
     try:
         got = _call(args, lambda c: c.history(args.target, args.metric, args.since,

@@ -30,7 +30,7 @@ def add_parser(sub: Any, common: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opsconsole.cli.duty import data_dir_for
+    from opsconsole.cli.common import data_dir_for
     from opsconsole.service.server import run as serve
 
     token = None

@@ -22,7 +22,7 @@ class Sinks:
 
     @classmethod
     def open(cls, args: argparse.Namespace, site: Site) -> Sinks:
-        from opsconsole.cli.duty import data_dir_for
+        from opsconsole.cli.common import data_dir_for
         from opsconsole.core.history import HistoryWriter
 
         metrics = None

@@ -29,7 +29,7 @@ def add_parser(sub: Any, common: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from opsconsole.cli.duty import data_dir_for
+    from opsconsole.cli.common import data_dir_for
     from opsconsole.service.tokens import TokenBook, TokenError
 
     site = load_site_or_exit(args.config)

@@ -1,6 +1,6 @@
 """`opsconsole serve`: the site engine and its API on one asyncio loop.
 
-Listening rules (DESIGN.md "Site service and clients"): default
+Listening rules (docs/api.md, "Authentication and roles"): default
 127.0.0.1:8470; a non-loopback address needs TLS (`--tls-cert` and
 `--tls-key`) or `--insecure-http`, which logs a warning at every start.
 Stops cleanly on SIGTERM / SIGINT (systemd); a switch still running then is
