@@ -111,15 +111,21 @@ def site_from_doc(doc: dict[str, Any]) -> Site:
 
 
 # -- readings, alarms, events ---------------------------------------------------------------
-def collected_ts(doc: dict[str, Any]) -> float | None:
-    """The poll document's `collected_at` (UTC, ISO) as Unix time."""
-    text = doc.get("collected_at")
+def iso_ts(text: Any) -> float | None:
+    """A time the service sends (UTC, ISO 8601, or Unix seconds) as Unix time."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
     if not isinstance(text, str):
         return None
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def collected_ts(doc: dict[str, Any]) -> float | None:
+    """The poll document's `collected_at` as Unix time."""
+    return iso_ts(doc.get("collected_at"))
 
 
 def reading_from_entry(e: dict[str, Any], ts: float) -> Reading:

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.dialog: ProblemsDialog | None = None  # the last problems dialog shown
         self.loader: SiteFileWatch | None = None  # a site file being read off the GUI thread
         self.replica: ReplicaFeed | None = None  # connected to a site service (ui/remote.py)
+        self.requests_panel: Any = None  # its two-person requests (ui/duty/requests_panel.py)
         self.remote_url: str | None = None
         # True (the app's default): a site file or the demo runs in a site service
         # started as a child process (ui/embedded.py); False: in this process
@@ -97,8 +98,11 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         self.link_banner = QLabel()  # "Disconnected since HH:MM:SS", while it lasts
-        self.link_banner.setObjectName("faultBanner")
+        self.link_banner.setObjectName("linkBanner")
         self.link_banner.setWordWrap(True)
+        self.link_banner.setStyleSheet(
+            f"QLabel#linkBanner {{ background: {self.theme.bad}; color: #ffffff; "
+            "font-weight: 700; padding: 6px 10px; }")
         self.link_banner.hide()
         lay.addWidget(self.link_banner)
         lay.addWidget(self.fault_banner)
@@ -360,6 +364,26 @@ class MainWindow(QMainWindow):
         if self.duty is not None:
             self.duty.theme = self.theme
             self.duty.attach(self.console.tiles)
+        self._add_requests_panel()
+
+    def _add_requests_panel(self) -> None:
+        """With a site service: its pending two-person requests, as a console tab."""
+        from opsconsole.ui.duty.requests_panel import RequestsPanel
+
+        if self.requests_panel is not None:
+            self.requests_panel.close_panel()
+            self.requests_panel = None
+        if self.replica is None or self.console is None:
+            return
+        panel = RequestsPanel(self.replica.runtime, self.console)
+        tabs = self.console.tabs
+        index = tabs.addTab(panel, "Requests")
+        panel.count_changed.connect(
+            lambda n, i=index: tabs.setTabText(i, f"Requests ({n})" if n else "Requests"))
+        panel.count_changed.emit(len(panel.requests))
+        panel.decided.connect(self.show_message)
+        self.replica.requests_changed.connect(panel.set_requests)
+        self.requests_panel = panel
 
     def _on_failed(self, error: str) -> None:
         self.status_collector.setText("collector stopped")
@@ -386,6 +410,9 @@ class MainWindow(QMainWindow):
             self.bridge.stop()
             self.bridge.deleteLater()
             self.bridge = None
+        if self.requests_panel is not None:
+            self.requests_panel.close_panel()
+            self.requests_panel = None
         if self.replica is not None:
             self.replica.deleteLater()
             self.replica = None

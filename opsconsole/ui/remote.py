@@ -42,6 +42,7 @@ from opsconsole.core.site import Site
 from opsconsole.core.wire import (
     collected_ts,
     group_state_from_dict,
+    iso_ts,
     plan_from_public,
     progress_from_dict,
     reading_from_entry,
@@ -181,7 +182,7 @@ class RemoteRuntime:
     def pending_requests(self) -> list[dict[str, Any]]:
         now = time.time()
         return sorted((r for r in self.requests.values() if r.get("status") == "pending"
-                       and float(r.get("expires_at") or now + 1) > now),
+                       and (iso_ts(r.get("expires_at")) or now + 1) > now),
                       key=lambda r: r["id"])
 
 
@@ -224,8 +225,12 @@ class RemoteDutyController:
         client = self._client()
         doc = await client.duty_plan(group, duty, kind)
         plan = plan_from_public(doc["plan"])
-        plan.approval = ({"needs_approval": doc["needs_approval"]}
-                         if doc.get("needs_approval") else None)
+        why = doc.get("needs_approval")
+        if why and plan.ok:  # the two-person rule: said before anyone presses Execute
+            plan.approval = {"needs_approval": why}
+            plan.warnings.append(f"Needs a second person's approval ({why}): Execute creates "
+                                 "a request that another operator approves or rejects "
+                                 "(Requests tab)")
         return plan
 
     async def plan(self, group: str, duty: str,
@@ -262,6 +267,8 @@ class RemoteDutyController:
                 continue
             doc = line.get("result") or {}
             self.last_request = line.get("request")
+            if self.last_request is not None and not line.get("result"):
+                plan.approval = {**(plan.approval or {}), "request": self.last_request}
             message = str(line.get("message") or doc.get("message") or "")
             failures = [DeviceResult(f["device"], False, f.get("message", ""))
                         for f in doc.get("failures") or []]

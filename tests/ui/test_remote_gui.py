@@ -138,3 +138,73 @@ def test_wall_with_a_viewer_token(qtbot, svc: Service) -> None:
     qtbot.waitUntil(lambda: not win.banner.isHidden()
                     and "Disconnected since" in win.banner.text())
     win.close_site()
+
+
+@pytest.fixture
+def two_person(sim_site: SimSite, tmp_path: Path) -> Iterator[Service]:
+    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1, "\napproval_kw = 5")
+    s = Service(cfg, tmp_path / "data")
+    s.tokens = {name: s.token(name, "operator", tmp_path)  # type: ignore[attr-defined]
+                for name in ("alice", "bob")}
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def console(qtbot, svc: Service, who: str) -> MainWindow:
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.open_remote(svc.url, token(svc, who))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    assert win.requests_panel is not None
+    return win
+
+
+def test_two_person_rule_in_the_console(qtbot, two_person: Service) -> None:
+    svc = two_person
+    alice = console(qtbot, svc, "alice")
+    bob = console(qtbot, svc, "bob")
+    # the switch dialog says so before Execute, and Execute makes the request
+    dlg = alice.duty.open_switch("row-a", "idle")
+    qtbot.waitUntil(lambda: dlg.plan is not None)
+    assert "second person's approval" in dlg.warnings.text()
+    with qtbot.waitSignal(dlg.switch_finished):
+        assert dlg.execute()
+    assert "Waiting for a second person" in dlg.result_label.text()
+    assert "request #1" in dlg.result_label.text()
+    # every operator sees it: who asked, what, until when
+    for win in (alice, bob):
+        panel = win.requests_panel
+        qtbot.waitUntil(lambda p=panel: [r["id"] for r in p.requests] == [1])
+        assert panel.table.item(0, 4).text().startswith("alice@")
+        assert panel.table.item(0, 2).text() == "mining → idle"
+        assert win.console.tabs.tabText(win.console.tabs.indexOf(panel)) == "Requests (1)"
+    # nobody approves their own
+    alice.requests_panel.select_id(1)
+    assert not alice.requests_panel.approve_button.isEnabled()
+    assert "Your own request" in alice.requests_panel.hint.text()
+    # a second person does, from the console
+    bob.requests_panel.select_id(1)
+    assert bob.requests_panel.approve_button.isEnabled()
+    bob.requests_panel.approve(1)
+    qtbot.waitUntil(lambda: bob.requests_panel.hint.text().startswith("Request #1 approved"))
+    for win in (alice, bob):
+        qtbot.waitUntil(lambda w=win: w.requests_panel.requests == [])
+    qtbot.waitUntil(lambda: bob.duty.client.states["row-a"].duty == "idle")
+    status, doc = http("GET", svc.url + "/api/v1/audit?group=row-a", svc.tokens["alice"])  # type: ignore[attr-defined]
+    assert status == 200
+    users = {r["user"] for r in doc["records"]}
+    assert {"alice", "bob"} <= users  # the audit names both
+    # and a rejection from the console
+    asked = svc.cli("duty", "set", "row-a", "mining", "--yes", token=svc.tokens["alice"])  # type: ignore[attr-defined]
+    assert asked.returncode == 4
+    qtbot.waitUntil(lambda: [r["id"] for r in bob.requests_panel.requests] == [2])
+    bob.requests_panel.reject(2, "not during the pool test")
+    qtbot.waitUntil(lambda: bob.requests_panel.hint.text().startswith("Request #2 rejected"))
+    qtbot.waitUntil(lambda: alice.requests_panel.requests == [])
+    dlg.close()
+    alice.close_site()
+    bob.close_site()

@@ -41,6 +41,8 @@ from opsconsole.core.duty import (
     SwitchResult,
 )
 from opsconsole.core.site import DUTIES
+from opsconsole.core.wire import iso_ts
+from opsconsole.ui import units
 from opsconsole.ui.duty.audit_records import tidy
 from opsconsole.ui.duty.client import DutyClient
 from opsconsole.ui.duty.power_bar import PowerBar, kw
@@ -344,6 +346,13 @@ class DutyDialog(QDialog):
         sid = f" (switch #{res.switch_id})" if res.switch_id is not None else ""
         if res.outcome == DONE:
             return "ok", f"✔ <b>Done</b>{sid}: {html.escape(tidy(res.message))}"
+        req = (res.plan.approval or {}).get("request")
+        if res.outcome == REFUSED and req is not None:  # the two-person rule
+            return "warn", (f"⏳ <b>Waiting for a second person</b>: request #{req['id']} "
+                            f"({html.escape(str(req.get('user')))}), until "
+                            f"{units.clock(iso_ts(req.get('expires_at')))}. Another operator "
+                            "approves or rejects it in the console's Requests tab (or "
+                            f"<tt>opsconsole duty approve {req['id']}</tt>).")
         if res.outcome == REFUSED:
             why = ("read-only mode: the controller refuses every duty switch"
                    if res.message == READ_ONLY else res.message)
