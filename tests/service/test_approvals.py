@@ -4,6 +4,7 @@ OS user), on one data dir; requests survive in approvals.sqlite and expire."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from opsconsole.core.duty.approvals import EXPIRED, PENDING, Approvals, approval_reason
@@ -66,7 +67,14 @@ def test_two_person_rule(sim_site: SimSite, tmp_path: Path) -> None:
         assert by_alice.returncode == 0, by_alice.stdout + by_alice.stderr
         assert mm.SLEEPING not in miner_states(sim_site)
 
-        # rejected requests do not run
+        # rejected requests do not run. First the woken miners draw again: only a
+        # change over approval_kw needs a second person (a hang guard, not a speed check)
+        for _ in range(600):
+            st, doc = http("GET", svc.url + "/api/v1/groups", token=wall)
+            row_a = next(g for g in doc["groups"] if g["id"] == "row-a")
+            if (row_a["power_w"] or 0) > 10_000:
+                break
+            time.sleep(0.1)
         third = svc.cli("duty", "set", "row-a", "idle", "--yes", token=alice)
         assert third.returncode == 4 and "approve 3" in third.stderr
         no = svc.cli("duty", "reject", "3", "--comment", "not during the pool test", token=bob)
