@@ -34,6 +34,15 @@ START_TIMEOUT_S = 120.0  # a big site file takes a while to load in the child
 STOP_WAIT_S = 15.0
 
 
+def _relay(stream: Any, said: list[str], keep: int = 20) -> None:
+    """The child's stderr, passed on to ours line by line (its log stays on
+    the terminal), the last `keep` lines kept."""
+    for line in stream:
+        sys.stderr.write(line)
+        said.append(line)
+        del said[:-keep]
+
+
 class EmbeddedError(RuntimeError):
     """The child service did not start (one line)."""
 
@@ -111,8 +120,11 @@ class EmbeddedRuntime(RemoteRuntime):
         if self.service_read_only:
             cmd.append("--read-only")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        said: list[str] = []  # the child's last lines: a failed start names its reason
+        threading.Thread(target=_relay, args=(self.proc.stderr, said), name="service-stderr",
+                         daemon=True).start()
         self.proc.stdin.write(token + "\n")
         self.proc.stdin.flush()
         got: list[str] = []
@@ -125,8 +137,9 @@ class EmbeddedRuntime(RemoteRuntime):
             url = json.loads(line)["url"]
         except (ValueError, KeyError, TypeError):
             rc = self._stop_child()
-            raise EmbeddedError(f"the site service did not start (exit {rc}); its "
-                                "messages are above") from None
+            why = next((ln for ln in reversed(said) if ln.strip()), "its messages are above")
+            raise EmbeddedError(f"the site service did not start (exit {rc}): "
+                                f"{why.strip().removeprefix('opsconsole: ')}") from None
         log.info("site service started (pid %d) on %s", self.proc.pid, url)
         return str(url)
 

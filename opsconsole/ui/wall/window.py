@@ -108,6 +108,7 @@ class WallWindow(QWidget):
         self._file_note = ""  # shown with the problems (e.g. "started without --config")
         self._failures = 0
         self._restart_at: float | None = None
+        self._last_error = ""  # why the last start failed, one line
         self._dirty = False
         self._closing = False
         self._bridge_up = False  # `started` came: a dead runtime now means a restart
@@ -285,6 +286,7 @@ class WallWindow(QWidget):
 
     def _on_started(self, site: Site) -> None:
         self._failures = 0
+        self._last_error = ""
         self._bridge_up = True
         same = (self.session is not None
                 and [d.id for d in self.session.devices] == [d.id for d in site.devices()])
@@ -296,6 +298,7 @@ class WallWindow(QWidget):
         self._start_duty_states()
 
     def _on_failed(self, error: str) -> None:
+        self._last_error = error  # the banner says why, e.g. a corrupt journal the service refused
         self._failures += 1
         delay = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S)) - 1]
         log.warning("wall: data source failed (%s); retrying in %.0f s", error, delay)
@@ -482,7 +485,8 @@ class WallWindow(QWidget):
     def source_state(self) -> str:
         if self._restart_at is not None:
             left = max(0.0, self._restart_at - self.clock())
-            return f"collector down, retrying in {left:.0f} s"
+            why = f": {self._last_error}" if self._last_error else ""
+            return f"collector down, retrying in {left:.0f} s{why}"
         if self.bridge is None or not self.bridge.running:
             return "site service lost" if self.remote or self.embedded else "collector stopped"
         return "devices not answering"
