@@ -186,7 +186,9 @@ class GpuPanel(QScrollArea):
         store, t = self.session.store, self.theme
         for host, lab in self.headings.items():
             if not host:
-                lab.setText(f"<b>This workstation</b> <span style='color:{t.muted}'>· NVML</span>")
+                # a replica's local GPUs are the site service's machine's, not this one's
+                where = "The site service's machine" if self.session.replica else "This workstation"
+                lab.setText(f"<b>{where}</b> <span style='color:{t.muted}'>· NVML</span>")
                 continue
             dev = self.session.site.device(host)
             i = store.index.get(host)
