@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSI
 ROW_A = [f"a-{i:02d}" for i in range(1, 7)]
 
 
-def killed_mid_switch(sim: SimSite, tmp_path: Path) -> tuple[Path, Path]:
+def killed_mid_switch(sim: SimSite, tmp_path: Path, *, release: bool = True) -> tuple[Path, Path]:
     """Run `duty set row-a idle` (sleep, a gate command, wait-metric) in a
     subprocess and SIGKILL it while the gate blocks (step 1 committed)."""
     gate = tmp_path / "gate"
@@ -43,8 +43,42 @@ def killed_mid_switch(sim: SimSite, tmp_path: Path) -> tuple[Path, Path]:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    gate.with_suffix(".go").touch()  # release the orphaned gate command
+    if release:
+        gate.with_suffix(".go").touch()  # release the gate command, should it still run
     return cfg, data
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie left for a PID 1 that does not reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the leash is Linux's")
+def test_a_command_step_dies_with_the_killed_switch(sim_site: SimSite, tmp_path: Path) -> None:
+    """The gate command blocks until .go (or 60 s), and nothing writes .go:
+    only the leash can end it before that."""
+    killed_mid_switch(sim_site, tmp_path, release=False)
+    gate_pid = int((tmp_path / "gate.started").read_text())
+    deadline = time.monotonic() + 30  # a hang guard: the kernel acts at once
+    while _alive(gate_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _alive(gate_pid)
+    (tmp_path / "gate.go").touch()  # never leave it behind, whatever the outcome
+    assert not alive, "the command step outlived its killed duty set"
+
+
+def test_a_command_that_cannot_start_says_why(sim_site: SimSite, tmp_path: Path) -> None:
+    cfg = write_site(sim_site.config_path, tmp_path / "site.toml", group="row-a", duties={
+        "idle": [{"action": "command", "argv": ["/nonexistent/tool", "x"], "timeout_s": 30}],
+        "mining": [{"action": "snmp-set", "targets": "miners", "control": "wake"}]})
+    p = cli("duty", "set", "row-a", "idle", "--yes", "--config", cfg,
+            "--data-dir", tmp_path / "data")
+    assert p.returncode == 3
+    assert "cannot start /nonexistent/tool: No such file or directory" in p.stdout + p.stderr
 
 
 def test_killed_switch_is_interrupted_then_resumed(sim_site: SimSite, tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ async def with_controller(site: Site, data_dir: Path,
 
 GATE = ("import os, sys, time\n"
         "base = sys.argv[1]\n"
-        "open(base + '.started', 'w').close()\n"
+        "open(base + '.started', 'w').write(str(os.getpid()))\n"
         "t = time.monotonic()\n"
         "while not os.path.exists(base + '.go') and time.monotonic() - t < 60:\n"
         "    time.sleep(0.05)\n")

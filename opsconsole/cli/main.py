@@ -103,8 +103,14 @@ def _metrics_options(p: argparse.ArgumentParser, suppress: bool = False) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
+    from opsconsole.core.leash import LEASH_ARG
     from opsconsole.core.storage import StorageError
 
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == [LEASH_ARG]:  # the frozen bundle runs a duty command step (core/leash.py)
+        from opsconsole.core.leash import main as leash
+
+        return leash(raw[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if (args.verbose or 0) > 1

@@ -27,6 +27,7 @@ from opsconsole.collectors.poller import build_target
 from opsconsole.collectors.snmp.engine import SnmpEngine, SnmpError
 from opsconsole.collectors.snmp_collector import convert, set_control
 from opsconsole.core.duty.model import DeviceResult, PlannedStep, redact_url
+from opsconsole.core.leash import CANNOT_START, argv_on_leash
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Device, Site
 
@@ -208,12 +209,14 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 async def command(io: DeviceIO, step: PlannedStep) -> tuple[bool, str, str]:
     """argv without a shell; exit 0 is success. Output (stdout + stderr) is
-    captured and truncated; on timeout the whole process group is killed."""
+    captured and truncated; on timeout the whole process group is killed. On
+    a leash (core/leash.py): it dies with this process, even by kill -9."""
     argv = list(step.params["argv"])
     env = {**os.environ, **step.params.get("env", {})}
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            *argv_on_leash(argv), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, env=env,
             start_new_session=sys.platform != "win32")
     except OSError as exc:
@@ -244,6 +247,8 @@ async def command(io: DeviceIO, step: PlannedStep) -> tuple[bool, str, str]:
         await asyncio.wait_for(asyncio.shield(reader), 1.0)
     reader.cancel()
     out = truncate(b"".join(chunks).decode(errors="replace"))
+    if rc == CANNOT_START and out.startswith(f"cannot start {argv[0]}: "):
+        return False, out.strip(), ""  # the leash's one line, as when spawn fails here
     return rc == 0, f"exit {rc}", out
 
 
