@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
 
+from opsconsole.core.exporterload import url_problem
 from opsconsole.core.kinds import SELECTOR_KIND, SELECTORS, SNMP_KINDS
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.profileload import (
@@ -321,7 +321,7 @@ def _http(
     out: dict[str, Any] = {}
     url = want_str(t, "url", path, ctx.probs, required=True, max_len=MAX_URL)
     if url is not None:
-        problem = _url_problem(url)  # never echo the URL: it may carry a token
+        problem = url_problem(url)  # never echo the URL: it may carry a token
         if problem:
             ctx.probs.add(join(path, "url"), problem)
         else:
@@ -334,19 +334,6 @@ def _http(
     status = want_int(t, "expect_status", path, ctx.probs, lo=100, hi=599)
     out["expect_status"] = 200 if status is None else status
     return out
-
-
-def _url_problem(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        return "not a valid URL"
-    if parts.scheme not in ("http", "https"):
-        return "must be an http:// or https:// URL"
-    if not parts.hostname:
-        return "the URL has no host"
-    return None
 
 
 @action("miner-power", ("state",), timeout_s=120.0, applies=lambda _params, d: d.kind == "miner")
