@@ -12,6 +12,8 @@ import contextlib
 import os
 import sqlite3
 import stat
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from opsconsole.core.storage import StorageError, storage_error
@@ -49,6 +51,22 @@ def open_wal(path: Path, *, create: bool = True, timeout_s: float = 30.0,
             with contextlib.suppress(sqlite3.Error):
                 db.close()
         raise storage_error(exc, path, area) from None
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection, lock: threading.RLock, *,
+                immediate: bool = False) -> Iterator[sqlite3.Connection]:
+    """One explicit transaction on an autocommit connection from open_wal, under
+    the caller's lock: COMMIT on success, ROLLBACK on any exception.
+    `immediate=True` takes the write lock at BEGIN (read-then-write steps)."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
 
 def make_dir(folder: Path) -> None:

@@ -15,14 +15,13 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from opsconsole.core.duty.model import Plan
 from opsconsole.core.site import Site
-from opsconsole.core.sqlite_wal import open_wal
+from opsconsole.core.sqlite_wal import open_wal, transaction
 from opsconsole.core.storage import SWITCHING
 
 DB_NAME = "approvals.sqlite"
@@ -77,16 +76,8 @@ class Approvals:
         with self._lock:
             self._db.close()
 
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock, immediate=True)
 
     def create(self, plan: Plan, user: str, host: str, ttl_s: float,
                now: float | None = None) -> dict[str, Any]:

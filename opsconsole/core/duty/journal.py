@@ -24,7 +24,6 @@ import socket
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from opsconsole.core.duty.model import (
     StepResult,
 )
 from opsconsole.core.site import Site
-from opsconsole.core.sqlite_wal import open_wal
+from opsconsole.core.sqlite_wal import open_wal, transaction
 from opsconsole.core.storage import SWITCHING as SWITCHING_AREA
 from opsconsole.core.storage import storage_error
 
@@ -218,16 +217,9 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    @contextlib.contextmanager
-    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self, immediate: bool = False
+            ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock, immediate=immediate)
 
     # -- liveness -------------------------------------------------------------
 
