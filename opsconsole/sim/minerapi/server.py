@@ -54,6 +54,21 @@ def replay_handler(replies: dict[str, bytes], *, joins: bool = True) -> Handler:
     return handle
 
 
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """End one connection; a peer that already vanished is not an error."""
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+
+
+async def close_server(server: asyncio.Server | None) -> None:
+    """Stop listening, waiting at most 2 s for open connections to end."""
+    if server is not None:
+        server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)
+
+
 class ApiServer:
     """Serve `handler` on 127.0.0.1 (port 0: any free port)."""
 
@@ -88,16 +103,11 @@ class ApiServer:
         except (OSError, TimeoutError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await close_writer(writer)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-            self._server = None
+        await close_server(self._server)
+        self._server = None
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:

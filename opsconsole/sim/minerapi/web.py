@@ -5,13 +5,14 @@ One request per connection (Connection: close), JSON bodies."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from opsconsole.sim.minerapi.server import close_server, close_writer
 
 MAX_BODY = 64 * 1024
 
@@ -83,11 +84,8 @@ class WebServer:
         return self
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-            self._server = None
+        await close_server(self._server)
+        self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -102,9 +100,7 @@ class WebServer:
         except (OSError, TimeoutError, ValueError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            await close_writer(writer)
 
     @staticmethod
     async def _read(reader: asyncio.StreamReader) -> WebRequest | None:
