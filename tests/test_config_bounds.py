@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.core.errors import ConfigError, summarize
+from opsconsole.core.errors import summarize
 from opsconsole.core.profileload import MAX_FILE_BYTES, collect_profiles
-from opsconsole.core.siteload import load_site
+from tests.fixtures.sites import site_problems as problems
 from tests.test_cli import cli, no_traceback
 
 HEAD = """[site]
@@ -39,14 +39,6 @@ credentials = "lan"
 def miner(extra: str = "", did: str = "m-1") -> str:
     return (f'\n[[groups.devices]]\nid = "{did}"\nkind = "miner"\naddress = "127.0.0.1:1162"\n'
             f'profile = "sim-miner"\ncredentials = "lan"\n{extra}\n')
-
-
-def problems(tmp_path: Path, text: str) -> list[str]:
-    site = tmp_path / "site.toml"
-    site.write_text(text)
-    with pytest.raises(ConfigError) as err:
-        load_site(site, env={})
-    return err.value.errors
 
 
 @pytest.mark.parametrize("extra, expect", [

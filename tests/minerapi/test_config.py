@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.core.errors import ConfigError
 from opsconsole.core.siteload import load_site
+from tests.fixtures.sites import site_problems, write_site
 
 GOOD = """
 [site]
@@ -55,20 +55,12 @@ targets = ["s19-017"]
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    p = tmp_path / "site.toml"
-    p.write_text(text)
-    return p
-
-
 def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
-    with pytest.raises(ConfigError) as ei:
-        load_site(write(tmp_path, text), env={"MINER_PW": "s3cret-pw"} if env is None else env)
-    return ei.value.errors
+    return site_problems(tmp_path, text, {"MINER_PW": "s3cret-pw"} if env is None else env)
 
 
 def test_api_miners_load(tmp_path):
-    site = load_site(write(tmp_path, GOOD), env={"MINER_PW": "s3cret-pw"})
+    site = load_site(write_site(tmp_path, GOOD), env={"MINER_PW": "s3cret-pw"})
     a, b = site.devices()
     assert (a.api, a.firmware, a.host, a.port, a.profile) == (
         "cgminer", "auto", "10.0.3.17", 4028, None)
@@ -120,7 +112,7 @@ def test_mistakes_are_named(tmp_path, old, new, want):
 
 
 def test_check_config_cli(tmp_path):
-    bad = write(tmp_path, GOOD.replace('firmware = "auto"', 'firmware = "brains"'))
+    bad = write_site(tmp_path, GOOD.replace('firmware = "auto"', 'firmware = "brains"'))
     proc = subprocess.run([sys.executable, "-m", "opsconsole", "check-config", str(bad)],
                           capture_output=True, text=True, env={"MINER_PW": "x", "PATH": ""},
                           timeout=120)
@@ -141,8 +133,8 @@ def test_miner_power_on_an_snmp_miner_needs_its_profiles_control(tmp_path):
     lines = problems(tmp_path, text)
     assert any('duties.idle[0].state: profile "no-sleep" (of snmp-1) has no control "sleep"'
                in line for line in lines), lines
-    ok = load_site(write(tmp_path, text.replace('profile = "no-sleep"', 'profile = "sim-miner"')),
-                   env={"MINER_PW": "s3cret-pw"})
+    fixed = text.replace('profile = "no-sleep"', 'profile = "sim-miner"')
+    ok = load_site(write_site(tmp_path, fixed), env={"MINER_PW": "s3cret-pw"})
     assert ok.device("snmp-1").api is None
 
 
