@@ -10,27 +10,9 @@ import pytest
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.siteload import load_site
 from opsconsole.core.wallconfig import WALL_PAGES, WallConfig
+from tests.ui.wall_support import one_miner_site
 
-SITE = """
-[site]
-name = "Wall test"
-
-[credentials.lan]
-version = "2c"
-community = "public"
-
-[[groups]]
-id = "row-a"
-name = "Row A"
-duty = "mining"
-
-[[groups.devices]]
-id = "a-01"
-kind = "miner"
-address = "127.0.0.1:16100"
-profile = "sim-miner"
-credentials = "lan"
-"""
+SITE = one_miner_site("Wall test")
 
 
 def load(tmp_path: Path, extra: str = ""):

@@ -18,28 +18,9 @@ from opsconsole.ui.wall.problem_page import ZWSP
 from opsconsole.ui.wall.run import DEFAULT_CONFIG
 from opsconsole.ui.wall.window import WallWindow
 from tests.ui.test_wall_screenshot import screen_file
-from tests.ui.wall_support import RuntimeLog
+from tests.ui.wall_support import RuntimeLog, one_miner_site
 
-GOOD = """
-[site]
-name = "Fixed site"
-
-[credentials.lan]
-version = "2c"
-community = "public"
-
-[[groups]]
-id = "row-a"
-name = "Row A"
-duty = "mining"
-
-[[groups.devices]]
-id = "a-01"
-kind = "miner"
-address = "127.0.0.1:16100"
-profile = "sim-miner"
-credentials = "lan"
-"""
+GOOD = one_miner_site("Fixed site")
 BAD = GOOD.replace('duty = "mining"', 'duty = "sideways"').replace("16100", "99999")
 CHECK_S = 0.1  # tests wait on counters and states, never on the clock
 

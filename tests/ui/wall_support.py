@@ -1,5 +1,5 @@
 """Helpers for the wall tests (no tests here): a runtime the test drives by
-hand, a fake clock, and a wall window on either."""
+hand, a fake clock, a wall window on either, and a one-miner site file."""
 
 from __future__ import annotations
 
@@ -9,6 +9,30 @@ from typing import Any
 from opsconsole.collectors.poller import CycleStats
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
+
+
+def one_miner_site(name: str) -> str:
+    """A site file named `name`: row A with one SNMP miner (nothing need answer)."""
+    return f'''
+[site]
+name = "{name}"
+
+[credentials.lan]
+version = "2c"
+community = "public"
+
+[[groups]]
+id = "row-a"
+name = "Row A"
+duty = "mining"
+
+[[groups.devices]]
+id = "a-01"
+kind = "miner"
+address = "127.0.0.1:16100"
+profile = "sim-miner"
+credentials = "lan"
+'''
 
 
 class FakeClock:
