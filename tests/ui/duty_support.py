@@ -10,6 +10,7 @@ from typing import Any
 from opsconsole.sim.site import SimSite
 from opsconsole.ui.duty.switch_dialog import DutyDialog
 from opsconsole.ui.main_window import MainWindow
+from opsconsole.ui.wall.window import WallWindow
 from tests.fixtures.sim import FAST_TIMING
 from tests.test_duty_support import gate_argv, set_duties
 
@@ -53,6 +54,18 @@ def open_window(qtbot: Any, settings: Any, data_dir: Path,
         assert win.open_demo()
     qtbot.waitUntil(lambda: win.duty is not None and bool(win.duty.client.states),
                     timeout=10000)
+    return win
+
+
+def open_wall(qtbot: Any, data_dir: Path, factory: Callable[[], SimSite] = small_site
+              ) -> WallWindow:
+    """A 1280x720 wall on `data_dir`, shown once the demo site's first data is in."""
+    win = WallWindow(data_dir=data_dir, demo_factory=factory)
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    with qtbot.waitSignal(win.first_data, timeout=30000):
+        win.open_demo()
     return win
 
 

@@ -10,7 +10,7 @@ from opsconsole.core.duty import DONE, Journal, Plan
 from opsconsole.ui.theme import UNKNOWN_DUTY
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.window import WallWindow
-from tests.ui.duty_support import open_window, small_site
+from tests.ui.duty_support import open_wall, open_window
 from tests.ui.fakes import make_site
 from tests.ui.wall_support import RuntimeLog
 
@@ -40,12 +40,7 @@ def test_console_tiles_show_the_journals_duty(qtbot, settings, tmp_path):
 def test_wall_pills_show_the_journals_duty(qtbot, tmp_path):
     data = tmp_path / "data"
     switched_elsewhere(data)
-    win = WallWindow(data_dir=data, demo_factory=small_site)
-    qtbot.addWidget(win)
-    win.resize(1280, 720)
-    win.show()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        win.open_demo()
+    win = open_wall(qtbot, data)
     totals = next(p for p in win.pages if isinstance(p, TotalsPage))
     qtbot.waitUntil(lambda: totals.duties.get("row-b") == "idle", timeout=10000)
     totals.refresh()

@@ -13,7 +13,7 @@ import pytest
 from opsconsole.core.storage import HISTORY
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.window import WallWindow
-from tests.ui.duty_support import open_window, small_site
+from tests.ui.duty_support import open_wall, open_window, small_site
 
 GARBAGE = b"this is not an SQLite database\x00\xff" * 64
 FILES = {"duty.sqlite": "Duty switching is off", "history.sqlite": "History is not being",
@@ -93,12 +93,7 @@ def test_wall_banner_names_a_corrupt_journal_and_clears_when_fixed(qtbot, tmp_pa
     data = tmp_path / "data"
     corrupt(data, "duty.sqlite")
     caplog.set_level(logging.WARNING)
-    win = WallWindow(data_dir=data, demo_factory=small_site)
-    qtbot.addWidget(win)
-    win.resize(1280, 720)
-    win.show()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        win.open_demo()
+    win = open_wall(qtbot, data)
     qtbot.waitUntil(win.faults.isVisible, timeout=10000)
     assert str(data / "duty.sqlite") in win.faults.text()
     assert "Duty switching is off" in win.faults.text()

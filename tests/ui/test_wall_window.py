@@ -31,7 +31,7 @@ from opsconsole.core.readings import Status
 from opsconsole.core.wallconfig import WallConfig
 from opsconsole.ui.duty import client as duty_client
 from opsconsole.ui.wall.window import WallWindow
-from tests.ui.duty_support import small_site
+from tests.ui.duty_support import open_wall
 from tests.ui.fakes import make_batch, make_site
 from tests.ui.wall_support import FakeClock, RuntimeLog
 
@@ -81,12 +81,7 @@ def test_wall_constructs_no_control_and_its_controller_refuses(qtbot, tmp_path: 
         raise AssertionError("the wall constructed the duty GUI's client")
 
     monkeypatch.setattr(duty_client.DutyClient, "__init__", no_client)
-    win = WallWindow(data_dir=tmp_path / "data", demo_factory=small_site)
-    qtbot.addWidget(win)
-    win.resize(1280, 720)
-    win.show()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        win.open_demo()
+    win = open_wall(qtbot, tmp_path / "data")
     qtbot.waitUntil(lambda: win.duty_states is not None and bool(win.duty_states.badges),
                     timeout=10000)
     assert win.page_names == ["totals", "rackmap", "charts", "alarms"]
