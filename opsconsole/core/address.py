@@ -5,15 +5,31 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
+from opsconsole.core.profileload import Problems, join, want_str
 from opsconsole.core.site import DEFAULT_SNMP_PORT
 
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
-def parse_address(text: str) -> tuple[str, int] | str:
+def want_address(t: dict[str, Any], path: str, probs: Problems,
+                 default_port: int = DEFAULT_SNMP_PORT) -> tuple[str, int] | None:
+    """A device's required `address` key as (host, port), or None with the problem
+    reported against `path.address`."""
+    address = want_str(t, "address", path, probs, required=True)
+    if address is None:
+        return None
+    parsed = parse_address(address, default_port)
+    if isinstance(parsed, str):
+        probs.add(join(path, "address"), parsed)
+        return None
+    return parsed
+
+
+def parse_address(text: str, default_port: int = DEFAULT_SNMP_PORT) -> tuple[str, int] | str:
     """`host`, `host:port`, `[v6]:port` or a bare IPv6 literal -> (host, port),
-    or a problem description."""
+    or a problem description. Without a port: `default_port`."""
     s = text.strip()
     if not s:
         return "must not be empty"
@@ -29,7 +45,7 @@ def parse_address(text: str) -> tuple[str, int] | str:
             return f'"{host}" is not a valid IPv6 address'
     elif s.count(":") > 1:
         if _is_ipv6(s):
-            return s, DEFAULT_SNMP_PORT
+            return s, default_port
         return f'"{text}" is not a valid IPv6 address (write "[ADDRESS]:PORT" to give a port)'
     else:
         host, sep, rest = s.partition(":")
@@ -38,7 +54,7 @@ def parse_address(text: str) -> tuple[str, int] | str:
         if problem:
             return problem
     if port_text is None:
-        return host, DEFAULT_SNMP_PORT
+        return host, default_port
     if not port_text.isdigit():
         return f'port "{port_text}" is not a number'
     port = int(port_text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from opsconsole.core.address import parse_address
+from opsconsole.core.address import want_address
 from opsconsole.core.profileload import (
     check_keys,
     join,
@@ -62,16 +62,9 @@ def device_fields(ld: _SiteLoader, t: dict[str, Any], path: str, kind: str) -> d
                                         "reports): drop profile, or drop api to use SNMP")
     if "retries" in t:
         ld.p.add(join(path, "retries"), "not used by api miners (one request per poll)")
-    address = want_str(t, "address", path, ld.p, required=True)
-    if address is not None:
-        parsed = parse_address(address)
-        if isinstance(parsed, str):
-            ld.p.add(join(path, "address"), parsed)
-        else:
-            host, port = parsed
-            explicit = address.endswith(f":{port}") and (
-                address.count(":") == 1 or "]:" in address)
-            out["host"], out["port"] = host, port if explicit else DEFAULT_API_PORT
+    parsed = want_address(t, path, ld.p, default_port=DEFAULT_API_PORT)
+    if parsed is not None:
+        out["host"], out["port"] = parsed
     out["web_port"] = want_int(t, "web_port", path, ld.p, lo=1, hi=65535)
     out["credentials"] = want_str(t, "credentials", path, ld.p)
     out["timeout_s"] = want_number(t, "timeout_s", path, ld.p, lo=0, hi=60, lo_open=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.core import exporterload, minerapi_config
-from opsconsole.core.address import parse_address
+from opsconsole.core.address import parse_address, want_address
 from opsconsole.core.alarmload import check_rule_refs
 from opsconsole.core.alarmthresholds import AlarmThresholds
 from opsconsole.core.duty.steps import StepContext, check_step
@@ -494,13 +494,9 @@ class _SiteLoader:
 
     def _snmp_fields(self, t: dict[str, Any], path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        address = want_str(t, "address", path, self.p, required=True)
-        if address is not None:
-            parsed = parse_address(address)
-            if isinstance(parsed, str):
-                self.p.add(join(path, "address"), parsed)
-            else:
-                out["host"], out["port"] = parsed
+        parsed = want_address(t, path, self.p)
+        if parsed is not None:
+            out["host"], out["port"] = parsed
         out["profile"] = want_str(t, "profile", path, self.p, required=True)
         out["credentials"] = want_str(t, "credentials", path, self.p, required=True)
         out["timeout_s"] = want_number(t, "timeout_s", path, self.p, lo=0, hi=60, lo_open=True)
