@@ -143,6 +143,11 @@ class EmbeddedRuntime(RemoteRuntime):
         log.info("site service started (pid %d) on %s", self.proc.pid, url)
         return str(url)
 
+    @property
+    def running(self) -> bool:
+        """False once the child died (the wall's watchdog then starts a new one)."""
+        return super().running and (self.proc is None or self.proc.poll() is None)
+
     def stop(self) -> None:
         super().stop()
         self._stop_child()

@@ -122,3 +122,27 @@ def test_serve_reads_its_token_from_stdin_and_stops_when_stdin_ends(
     proc.stdin.close()
     assert proc.wait(60) == 0
     assert "osc_test-session-token" not in proc.stderr.read()  # never logged
+
+
+def test_the_wall_starts_a_new_service_when_its_child_dies(
+        qtbot, sim_site: SimSite, tmp_path: Path) -> None:
+    from opsconsole.ui.wall.window import WallWindow
+
+    site = load_site_file(sim_site.config_path)
+    wall = WallWindow(data_dir=tmp_path / "data", rotate_s=3600)
+    wall.embedded = True
+    qtbot.addWidget(wall)
+    wall.open_site(site)
+    with qtbot.waitSignal(wall.first_data):
+        pass
+    first = wall.bridge.runtime
+    assert isinstance(first, EmbeddedRuntime) and first.proc is not None
+    pid = first.proc.pid
+    first.proc.send_signal(signal.SIGKILL)
+    qtbot.waitUntil(lambda: wall.restarts >= 1 and wall.bridge is not None
+                    and isinstance(wall.bridge.runtime, EmbeddedRuntime)
+                    and wall.bridge.runtime.proc is not None
+                    and wall.bridge.runtime.proc.pid != pid, timeout=60_000)
+    qtbot.waitUntil(lambda: wall.bridge.runtime.runner is not None
+                    and wall.bridge.runtime.runner.connects >= 1, timeout=60_000)
+    wall.close_site()
