@@ -198,7 +198,13 @@ def test_two_person_rule_in_the_console(qtbot, two_person: Service) -> None:
     assert status == 200
     users = {r["user"] for r in doc["records"]}
     assert {"alice", "bob"} <= users  # the audit names both
-    # and a rejection from the console
+    # and a rejection from the console, once the sleeping row draws little (only a
+    # change over approval_kw needs a second person; a hang guard, not a speed check)
+
+    def row_a_kw() -> float:
+        doc = http("GET", svc.url + "/api/v1/groups", svc.tokens["alice"])[1]  # type: ignore[attr-defined]
+        return (next(g for g in doc["groups"] if g["id"] == "row-a")["power_w"] or 0) / 1000
+    qtbot.waitUntil(lambda: row_a_kw() < 2.0, timeout=60_000)
     asked = svc.cli("duty", "set", "row-a", "mining", "--yes", token=svc.tokens["alice"])  # type: ignore[attr-defined]
     assert asked.returncode == 4
     qtbot.waitUntil(lambda: [r["id"] for r in bob.requests_panel.requests] == [2])
