@@ -114,9 +114,12 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
     win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
-    # a site file or the demo runs in a site service, a child of this process;
-    # OPSCONSOLE_IN_PROCESS=1 keeps the collector in the GUI process (benchmarks)
-    win.embedded = os.environ.get("OPSCONSOLE_IN_PROCESS", "") != "1"
+    # OPSCONSOLE_EMBEDDED=1: a site file or the demo runs in a site service, a
+    # child of this process (ui/embedded.py). Not the default yet: the API does
+    # not carry history or the service's storage faults (README, "Embedded service").
+    from opsconsole.ui.embedded import embedded_requested
+
+    win.embedded = embedded_requested()
     configure_services(win, args)  # --metrics-port
     if shot is not None:
         win.resize(*_window_size())

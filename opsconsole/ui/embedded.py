@@ -1,6 +1,6 @@
-"""The embedded default: `opsconsole --config FILE`, `--demo` and `--wall`
-draw from a site service, started here as a child process on loopback
-(`opsconsole serve --listen 127.0.0.1:0 --session-token-stdin`), unless this
+"""The embedded service (OPSCONSOLE_EMBEDDED=1): `opsconsole --config FILE`,
+`--demo` and `--wall` draw from a site service, started here as a child
+process on loopback (`opsconsole serve --listen 127.0.0.1:0 --session-token-stdin`), unless this
 user already runs one for the same site (its discovery file in the site's
 data dir, opsconsole/service/embedded.py): then that one is used, and the
 site is not polled twice.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import secrets
 import subprocess
 import sys
@@ -45,6 +46,12 @@ def _relay(stream: Any, said: list[str], keep: int = 20) -> None:
 
 class EmbeddedError(RuntimeError):
     """The child service did not start (one line)."""
+
+
+def embedded_requested() -> bool:
+    """OPSCONSOLE_EMBEDDED=1: the console and wall start (or join) a site
+    service child instead of polling in their own process."""
+    return os.environ.get("OPSCONSOLE_EMBEDDED", "") == "1"
 
 
 def embedded_factory(*, demo: bool = False, data_dir: Path | None = None,

@@ -75,7 +75,7 @@ def test_console_runs_the_site_in_a_child_service_and_a_second_window_joins_it(
 
 def test_the_child_stops_when_the_gui_is_killed(sim_site: SimSite, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OPSCONSOLE_EMBEDDED": "1"}
     gui = subprocess.Popen([sys.executable, "-m", "opsconsole", "--config",
                             str(sim_site.config_path), "--data-dir", str(data)],
                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL,

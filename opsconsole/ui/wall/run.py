@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -88,7 +87,9 @@ def run_wall(args: argparse.Namespace, app: QApplication,
         logging.getLogger("opsconsole.ui.wall").setLevel(logging.ERROR)
     themes.apply(app, themes.DARK)
     win = WallWindow(data_dir=getattr(args, "data_dir", None))
-    win.embedded = os.environ.get("OPSCONSOLE_IN_PROCESS", "") != "1"  # as the console's
+    from opsconsole.ui.embedded import embedded_requested
+
+    win.embedded = embedded_requested()  # as the console's
     signal.signal(signal.SIGINT, lambda *_: win.close())
     keepalive = QTimer()  # lets Python see Ctrl-C between Qt events
     keepalive.start(250)
