@@ -157,6 +157,17 @@ class Site:
     # two-person rule: a switch changing power by more than this (kW) waits for a second user
     approval_kw: float | None = None
     approval_ttl_s: float = 900.0  # a pending request expires after this
+    # id -> device, built once: lookups per reading or per device must not scan
+    # the site (quadratic at 20,000 devices); derived, so no part of equality
+    _by_id: dict[str, Device] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        # frozen: set through object; the groups and devices are immutable
+        by_id: dict[str, Device] = {}
+        for g in self.groups:
+            for d in g.devices:
+                by_id.setdefault(d.id, d)  # the first, as a scan would find
+        object.__setattr__(self, "_by_id", by_id)
 
     def devices(self) -> list[Device]:
         return [d for g in self.groups for d in g.devices]
@@ -166,11 +177,7 @@ class Site:
         return [d for g in self.groups for d in g.devices if d.parent is None]
 
     def device(self, device_id: str) -> Device | None:
-        for g in self.groups:
-            for d in g.devices:
-                if d.id == device_id:
-                    return d
-        return None
+        return self._by_id.get(device_id)
 
     def group(self, group_id: str) -> Group | None:
         return next((g for g in self.groups if g.id == group_id), None)

@@ -49,7 +49,7 @@ def _encode(v: Any) -> Any:
         if name not in _CLASSES:
             raise WireError(f"site model: cannot encode {name}")
         return {"__c__": name, "f": {f.name: _encode(getattr(v, f.name))
-                                     for f in dataclasses.fields(v)}}
+                                     for f in dataclasses.fields(v) if f.init}}
     if isinstance(v, tuple):
         return {"__t__": [_encode(x) for x in v]}
     if isinstance(v, frozenset | set):
@@ -76,7 +76,7 @@ def _decode(v: Any) -> Any:
         cls = _CLASSES.get(v["__c__"])
         if cls is None:
             raise WireError(f"site model: unknown type {v['__c__']!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls) if f.init}  # not derived ones
         return cls(**{k: _decode(x) for k, x in v["f"].items() if k in names})
     if "__t__" in v:
         return tuple(_decode(x) for x in v["__t__"])
