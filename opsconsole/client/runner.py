@@ -55,8 +55,15 @@ class ClientRunner:
         self._ready.set()
         with contextlib.suppress(asyncio.CancelledError):
             loop.run_until_complete(self._task)
-        loop.run_until_complete(self.client.close())
-        loop.close()
+        try:  # calls submitted by the window and still in flight end here, not at exit
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(self.client.close())
+        finally:
+            loop.close()
 
     def _set(self, connected: bool) -> None:
         if connected != self.connected:

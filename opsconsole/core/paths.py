@@ -25,3 +25,13 @@ def resources_dir() -> Path:
 
 def profiles_dir() -> Path:
     return resources_dir() / "profiles"
+
+
+SYSTEM_SITE_FILE = Path("/etc/opsconsole/site.toml")
+
+
+def default_site_file() -> Path:
+    """The machine's site file (the kiosk wall's and the service unit's):
+    `OPSCONSOLE_SITE_FILE` where set, else /etc/opsconsole/site.toml."""
+    env = os.environ.get("OPSCONSOLE_SITE_FILE")
+    return Path(env) if env else SYSTEM_SITE_FILE

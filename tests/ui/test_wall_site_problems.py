@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QColor, QImage
 
+from opsconsole.core.paths import default_site_file
 from opsconsole.core.siteload import load_site
 from opsconsole.ui.site_watch import SiteFileWatch
 from opsconsole.ui.wall.problem_page import ZWSP
-from opsconsole.ui.wall.run import DEFAULT_CONFIG
 from opsconsole.ui.wall.window import WallWindow
 from tests.ui.test_wall_screenshot import screen_file
 from tests.ui.wall_support import RuntimeLog, one_miner_site
@@ -154,12 +154,15 @@ def test_screenshot_of_a_broken_site_is_the_problem_page(tmp_path, w, h):
     assert _red_rows(png) > h // 40, "the red title is on the page"
 
 
-def test_wall_without_config_shows_the_default_file(tmp_path):
-    if DEFAULT_CONFIG.exists():
-        pytest.skip(f"{DEFAULT_CONFIG} exists on this machine: the wall would start on it")
+def test_wall_without_config_shows_the_default_file(tmp_path, monkeypatch):
+    # the machine's own /etc/opsconsole/site.toml (a kiosk, a CI box with the .deb
+    # installed) must not decide the test: the default path is pointed at tmp_path
+    default = tmp_path / "etc" / "site.toml"
+    monkeypatch.setenv("OPSCONSOLE_SITE_FILE", str(default))
+    assert default_site_file() == default
     proc, png = _shot(tmp_path, 1920, 1080)
     assert proc.returncode == 2
     ours = [ln for ln in proc.stderr.splitlines() if "propagateSizeHints" not in ln]
-    assert len(ours) == 1 and ours[0].startswith(f"{DEFAULT_CONFIG}: "), ours
+    assert len(ours) == 1 and ours[0].startswith(f"{default}: "), ours
     assert "No such file" in ours[0]
     assert _red_rows(png) > 1080 // 40

@@ -9,7 +9,7 @@ its problems full screen until it is fixed; a screenshot then captures that
 page and exits 2 with the problems on stderr, one a line.
 
 Started without --config (the menu entry), the wall watches the kiosk's
-site file, DEFAULT_CONFIG, and says so."""
+site file (core.paths.default_site_file) and says so."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from opsconsole.core.paths import default_site_file
 from opsconsole.ui import theme as themes
 from opsconsole.ui.screenshot import ScreenshotJob
 from opsconsole.ui.wall.cursor import IdleCursorHider
@@ -31,7 +32,6 @@ from opsconsole.ui.wall.window import WallWindow
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-DEFAULT_CONFIG = Path("/etc/opsconsole/site.toml")  # README "Wall display (kiosk)"
 PROBLEM_SETTLE_MS = 500  # the problem page lays out before it is captured
 
 
@@ -78,7 +78,7 @@ def run_wall(args: argparse.Namespace, app: QApplication,
     shot: Path | None = getattr(args, "screenshot", None)
     note = ""
     if config is None and not demo and connect is None:
-        config = DEFAULT_CONFIG
+        config = default_site_file()
         note = ("Started without --config: the wall shows this file once it exists and is "
                 "valid, or start it with  opsconsole --wall --config FILE")
     if not logging.getLogger().handlers:  # a wall runs unattended: its log is its record
