@@ -16,10 +16,11 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from types import UnionType
 from typing import Any
 
 from opsconsole.core.errors import ConfigError
@@ -53,23 +54,20 @@ def join(path: str, key: str) -> str:
     return f"{path}.{key_part(key)}" if path else key_part(key)
 
 
+_TYPE_NAMES: tuple[tuple[type | UnionType, str], ...] = (
+    (bool, "a boolean"),  # before int: a bool is an int to Python, not to TOML
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    (datetime | date | time, "a date/time"),
+)
+
+
 def type_name(value: object) -> str:
     """The TOML name of a value's type, with an article."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime | date | time):
-        return "a date/time"
-    return type(value).__name__
+    return next((name for t, name in _TYPE_NAMES if isinstance(value, t)), type(value).__name__)
 
 
 def quoted(choices: Iterable[str]) -> str:
@@ -170,22 +168,40 @@ def read_toml(path: Path, probs: Problems) -> dict[str, Any] | None:
         return None
 
 
-_ABSENT: Any = object()  # a key not in its table
+_ABSENT: Any = object()  # a key not in its table, or a value already reported
 
 
 def _lookup(table: dict[str, Any], key: str, path: str, probs: Problems, required: bool,
+            accepts: Callable[[object], bool], expected: str,
             missing: str = "missing required key") -> Any:
-    """table[key], or _ABSENT (reported when the key is required): the opening
-    every want_* shares."""
-    if key in table:
-        return table[key]
-    if required:
-        probs.add(join(path, key), missing)
-    return _ABSENT
+    """table[key] when it is of the expected type, else _ABSENT (a missing
+    required key and a wrong type are reported): the opening every want_* shares."""
+    if key not in table:
+        if required:
+            probs.add(join(path, key), missing)
+        return _ABSENT
+    value = table[key]
+    if not accepts(value):
+        probs.add(join(path, key), f"expected {expected}, got {type_name(value)}")
+        return _ABSENT
+    return value
 
 
 def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _within(value: float, lo: float | None, hi: float | None, lo_open: bool,
+            where: str, probs: Problems) -> bool:
+    """Whether lo <= value <= hi (lo exclusive if lo_open); reported when not."""
+    if _in_range(value, lo, hi, lo_open):
+        return True
+    probs.add(where, f"{value} is out of range ({_range_text(lo, hi, lo_open)})")
+    return False
 
 
 MAX_STR = 1024  # names, ids, hosts, controls: longer is a mistake (or an attack)
@@ -199,11 +215,8 @@ def want_str(
 ) -> str | None:
     """A string value of at most `max_len` characters (or None when absent /
     wrong; problems are reported)."""
-    value = _lookup(table, key, path, probs, required)
+    value = _lookup(table, key, path, probs, required, lambda v: isinstance(v, str), "a string")
     if value is _ABSENT:
-        return None
-    if not isinstance(value, str):
-        probs.add(join(path, key), f"expected a string, got {type_name(value)}")
         return None
     if not value.strip():
         probs.add(join(path, key), "must not be empty")
@@ -237,28 +250,17 @@ def want_choice(
 
 
 def want_number(
-    table: dict[str, Any],
-    key: str,
-    path: str,
-    probs: Problems,
-    *,
-    required: bool = False,
-    lo: float | None = None,
-    hi: float | None = None,
-    lo_open: bool = False,
+    table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False,
+    lo: float | None = None, hi: float | None = None, lo_open: bool = False,
 ) -> float | None:
     """An int or float (not a bool), finite, within [lo, hi] (lo exclusive if lo_open)."""
-    value = _lookup(table, key, path, probs, required)
+    value = _lookup(table, key, path, probs, required, is_number, "a number")
     if value is _ABSENT:
-        return None
-    if not is_number(value):
-        probs.add(join(path, key), f"expected a number, got {type_name(value)}")
         return None
     if not math.isfinite(value):
         probs.add(join(path, key), "must be a finite number")
         return None
-    if not _in_range(value, lo, hi, lo_open):
-        probs.add(join(path, key), f"{value} is out of range ({_range_text(lo, hi, lo_open)})")
+    if not _within(value, lo, hi, lo_open, join(path, key), probs):
         return None
     if abs(value) > MAX_ABS_NUMBER:  # no key has a use for more; 1e300 would overflow later
         probs.add(join(path, key), f"{value} is out of range (at most {MAX_ABS_NUMBER:g} in size)")
@@ -267,24 +269,12 @@ def want_number(
 
 
 def want_int(
-    table: dict[str, Any],
-    key: str,
-    path: str,
-    probs: Problems,
-    *,
-    required: bool = False,
-    lo: int | None = None,
-    hi: int | None = None,
+    table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False,
+    lo: int | None = None, hi: int | None = None,
 ) -> int | None:
     """An integer (not a bool, not a float) within [lo, hi]."""
-    value = _lookup(table, key, path, probs, required)
-    if value is _ABSENT:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        probs.add(join(path, key), f"expected an integer, got {type_name(value)}")
-        return None
-    if not _in_range(value, lo, hi, False):
-        probs.add(join(path, key), f"{value} is out of range ({_range_text(lo, hi, False)})")
+    value = _lookup(table, key, path, probs, required, _is_int, "an integer")
+    if value is _ABSENT or not _within(value, lo, hi, False, join(path, key), probs):
         return None
     if not -MAX_INT - 1 <= value <= MAX_INT:
         probs.add(join(path, key), f"{str(value)[:30]}... is out of range (64 bits)")
@@ -293,25 +283,17 @@ def want_int(
 
 
 def want_bool(table: dict[str, Any], key: str, path: str, probs: Problems) -> bool | None:
-    value = _lookup(table, key, path, probs, False)
-    if value is _ABSENT:
-        return None
-    if not isinstance(value, bool):
-        probs.add(join(path, key), f"expected a boolean (true/false), got {type_name(value)}")
-        return None
-    return value
+    value = _lookup(table, key, path, probs, False, lambda v: isinstance(v, bool),
+                    "a boolean (true/false)")
+    return None if value is _ABSENT else value
 
 
 def want_table(
     table: dict[str, Any], key: str, path: str, probs: Problems, *, required: bool = False
 ) -> dict[str, Any] | None:
-    value = _lookup(table, key, path, probs, required, "missing required table")
-    if value is _ABSENT:
-        return None
-    if not isinstance(value, dict):
-        probs.add(join(path, key), f"expected a table, got {type_name(value)}")
-        return None
-    return value
+    value = _lookup(table, key, path, probs, required, lambda v: isinstance(v, dict),
+                    "a table", "missing required table")
+    return None if value is _ABSENT else value
 
 
 def _in_range(value: float, lo: float | None, hi: float | None, lo_open: bool) -> bool:
