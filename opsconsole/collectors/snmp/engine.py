@@ -71,6 +71,26 @@ class SnmpEngine(Protocol):
 
 # -- helpers the engines share ------------------------------------------------
 
+
+class PduLimits:
+    """The request-size limits both engines take: OIDs per GET PDU (halved per
+    agent on tooBig), GETBULK max-repetitions, and the largest message (the lean
+    engine drops larger answers; pysnmp announces it as msgMaxSize on v3)."""
+
+    def __init__(
+        self,
+        *,
+        max_oids_per_pdu: int = 32,
+        max_repetitions: int = 25,
+        max_message_size: int = 65507,
+    ) -> None:
+        if max_oids_per_pdu < 1 or max_repetitions < 1:
+            raise ValueError("max_oids_per_pdu and max_repetitions must be >= 1")
+        self.max_oids_per_pdu = max_oids_per_pdu
+        self.max_repetitions = max_repetitions
+        self.max_message_size = max_message_size
+
+
 _OID_RE = re.compile(r"\d+(?:\.\d+)+")
 
 

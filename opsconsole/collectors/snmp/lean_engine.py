@@ -29,6 +29,7 @@ from typing import Any
 
 from opsconsole.collectors.snmp import ber
 from opsconsole.collectors.snmp.engine import (
+    PduLimits,
     SnmpError,
     SnmpTarget,
     SnmpTimeout,
@@ -112,23 +113,13 @@ class _Proto(asyncio.DatagramProtocol):
         pass  # ICMP port unreachable on an unconnected socket: the timer handles it
 
 
-class LeanEngine:
+class LeanEngine(PduLimits):
     """The SnmpEngine interface for v1/v2c reads; see the module docstring."""
 
     name = "lean"
 
-    def __init__(
-        self,
-        *,
-        max_oids_per_pdu: int = 32,
-        max_repetitions: int = 25,
-        max_message_size: int = 65507,
-    ) -> None:
-        if max_oids_per_pdu < 1 or max_repetitions < 1:
-            raise ValueError("max_oids_per_pdu and max_repetitions must be >= 1")
-        self.max_oids_per_pdu = max_oids_per_pdu
-        self.max_repetitions = max_repetitions
-        self.max_message_size = max_message_size  # larger answers are dropped
+    def __init__(self, **limits: int) -> None:
+        super().__init__(**limits)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transports: dict[int, asyncio.DatagramTransport] = {}  # by address family
         self._opening: dict[int, asyncio.Lock] = {}

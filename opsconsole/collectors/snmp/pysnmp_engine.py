@@ -61,6 +61,7 @@ from pysnmp.proto import errind, rfc1902, rfc1905
 from pysnmp.proto.error import StatusInformation
 
 from opsconsole.collectors.snmp.engine import (
+    PduLimits,
     SnmpAuthError,
     SnmpError,
     SnmpTarget,
@@ -152,27 +153,28 @@ def _scrub(text: str, creds: Credentials) -> str:
     return " ".join(text.split())  # one line
 
 
+def _protocol(creds: Credentials, name: str | None, known: dict[str, tuple[int, ...]],
+              what: str) -> tuple[int, ...] | None:
+    """The pysnmp protocol OID for an auth or privacy protocol name (None when unset)."""
+    if not name:
+        return None
+    proto = known.get(name.upper().replace("-", ""))
+    if proto is None:
+        raise SnmpError(f"credentials {creds.id!r}: unknown {what} protocol {name!r}")
+    return proto
+
+
 def _is_under(oid: tuple[int, ...], root: tuple[int, ...]) -> bool:
     return len(oid) > len(root) and oid[: len(root)] == root
 
 
-class PysnmpEngine:
+class PysnmpEngine(PduLimits):
     """The SnmpEngine interface on pysnmp 7; see the module docstring."""
 
     name = "pysnmp"
 
-    def __init__(
-        self,
-        *,
-        max_oids_per_pdu: int = 32,
-        max_repetitions: int = 25,
-        max_message_size: int = 65507,
-    ) -> None:
-        if max_oids_per_pdu < 1 or max_repetitions < 1:
-            raise ValueError("max_oids_per_pdu and max_repetitions must be >= 1")
-        self.max_oids_per_pdu = max_oids_per_pdu
-        self.max_repetitions = max_repetitions
-        self.max_message_size = max_message_size  # our msgMaxSize, sent in v3 headers
+    def __init__(self, **limits: int) -> None:
+        super().__init__(**limits)
         self._engine: _PySnmpEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context = ContextData()
@@ -253,22 +255,10 @@ class PysnmpEngine:
         elif creds.version == "3":
             if not creds.user:
                 raise SnmpError(f"credentials {creds.id!r}: no SNMPv3 user")
-            auth_proto = priv_proto = None
-            if creds.auth_protocol:
-                auth_proto = AUTH_PROTOCOLS.get(creds.auth_protocol.upper().replace("-", ""))
-                if auth_proto is None:
-                    raise SnmpError(
-                        f"credentials {creds.id!r}: unknown auth protocol {creds.auth_protocol!r}"
-                    )
-            if creds.priv_protocol:
-                priv_proto = PRIV_PROTOCOLS.get(creds.priv_protocol.upper().replace("-", ""))
-                if priv_proto is None:
-                    raise SnmpError(
-                        f"credentials {creds.id!r}: unknown privacy protocol"
-                        f" {creds.priv_protocol!r}"
-                    )
-                if auth_proto is None:
-                    raise SnmpError(f"credentials {creds.id!r}: privacy needs authentication")
+            auth_proto = _protocol(creds, creds.auth_protocol, AUTH_PROTOCOLS, "auth")
+            priv_proto = _protocol(creds, creds.priv_protocol, PRIV_PROTOCOLS, "privacy")
+            if priv_proto is not None and auth_proto is None:
+                raise SnmpError(f"credentials {creds.id!r}: privacy needs authentication")
             auth = UsmUserData(
                 creds.user,
                 authKey=creds.auth_key if auth_proto else None,
