@@ -5,25 +5,14 @@ collector loop keeps polling. Counted in poll cycles, not clocked."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable
 
 from opsconsole.collectors.poller import CycleStats, Poller
 from opsconsole.core.duty import DutyController, Journal
 from opsconsole.core.duty.model import DONE
 from opsconsole.sim.site import SimSite
+from tests.fixtures.sqlite_lock import LockHolder
 from tests.test_poller import fast_site
-
-HOLDER = textwrap.dedent("""
-    import sqlite3, sys
-    db = sqlite3.connect(sys.argv[1], isolation_level=None)
-    db.execute("BEGIN IMMEDIATE")  # the write lock, held until stdin says so
-    print("locked", flush=True)
-    sys.stdin.readline()
-    db.execute("COMMIT")
-""")
 
 
 def test_polling_goes_on_while_another_process_holds_the_journal(
@@ -35,14 +24,12 @@ def test_polling_goes_on_while_another_process_holds_the_journal(
     poller = Poller(site, lambda _batch: None, on_cycle=cycles.append)
     ctl = DutyController(site, journal, poller)
     group = site.groups[0].id
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(journal.path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = LockHolder(journal.path)
 
     async def main() -> tuple[int, bool, str]:
         await poller.poll_once()
         polling = asyncio.create_task(poller.run())
         try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
             before = len(cycles)
             planning = asyncio.create_task(ctl.plan(group, "idle"))  # recover(): a write
             # hang guard only (well under the 30 s busy timeout): a loop blocked
@@ -51,9 +38,7 @@ def test_polling_goes_on_while_another_process_holds_the_journal(
                 while len(cycles) < before + 3:
                     await asyncio.sleep(0.05)
             waiting = not planning.done()
-            assert holder.stdin is not None
-            holder.stdin.write("\n")
-            holder.stdin.flush()
+            await asyncio.to_thread(holder.release)
             plan = await planning
             result = await ctl.execute(plan)
             duty = (await asyncio.to_thread(ctl.state, group)).duty
@@ -67,7 +52,6 @@ def test_polling_goes_on_while_another_process_holds_the_journal(
         ran, waiting, outcome = asyncio.run(main())
     finally:
         holder.kill()
-        holder.wait()
         journal.close()
     assert waiting, "planning did not wait for the other process's lock"
     assert ran >= 3

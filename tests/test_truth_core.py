@@ -131,6 +131,7 @@ def test_contradiction_alarm_is_held_logged_and_cleared(tmp_path: Path) -> None:
     alarm = tr.group_active["row-b"]["duty_mismatch"]
     assert alarm.kind is AlarmKind.DUTY_MISMATCH and alarm.scope == "group"
     assert "idle but hashing" in alarm.message
+    assert log.flush()
     assert [row["key"] for row in log.open_alarms()] == ["duty_mismatch"]
     # a switch in flight suspends the check: the alarm clears
     tr.set_duty("row-b", "mining", "switching")
@@ -241,13 +242,18 @@ def test_alarm_log_write_failure_is_a_fault_not_a_crash(tmp_path: Path,
     faults.add_listener(lambda fs: seen.append(len(fs)))
     log = AlarmLog.in_dir(tmp_path, faults)
     log._db.close()  # the file goes away under it (disk gone, closed): writes fail
-    assert log.raised("a-01", "device", "temp", "temp", "warning", "hot", NOW) is None
-    log.cleared(1, NOW)
+    key = log.raised("a-01", "device", "temp", "temp", "warning", "hot", NOW)  # queued
+    log.cleared(key, NOW)
+    assert log.flush()
+    assert log.lost(key) and log.row_id(key) is None  # its record is lost, and said so
+    log.cleared(key, NOW + 1)  # a later change of a lost alarm is no new fault
+    assert log.flush()
     [fault] = faults.current()
     assert fault.area == "alarm log" and fault.path == tmp_path / "alarms.sqlite"
     assert seen == [1]  # reported once, not per write
     assert len([r for r in caplog.records if "alarm log is off" in r.getMessage()]) == 1
     assert all(r.exc_info is None for r in caplog.records)
+    log.close()
 
 
 def test_history_writer_failure_is_a_fault(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ class Alarm:
     acked_by: str | None = None  # OS user
     acked_at: float | None = None
     comment: str = ""
-    log_id: int | None = None  # its row in the alarm log
+    log_key: int | None = None  # its key in this process's alarm log (AlarmLog.raised)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,7 @@ class AlarmTracker:
         # `since` is when it was raised (as the log has it), the hold included
         a = Alarm(subject, kind, c.message, now, key, scope, c.severity)
         if self.log is not None:
-            a = replace(a, log_id=self.log.raised(subject, scope, key, kind.value,
+            a = replace(a, log_key=self.log.raised(subject, scope, key, kind.value,
                                                   c.severity, c.message, now))
         self._table(scope).setdefault(subject, {})[key] = a
         events.append(Event(now, subject, EventKind.ALARM, c.message))
@@ -187,8 +187,8 @@ class AlarmTracker:
             tab.pop(subject, None)
         if old is None:
             return
-        if self.log is not None and old.log_id is not None:
-            self.log.cleared(old.log_id, now)
+        if self.log is not None and old.log_key is not None:
+            self.log.cleared(old.log_key, now)
         events.append(Event(now, subject, EventKind.CLEARED, f"cleared: {old.message}"))
 
     def _apply(self, subject: str, checks: Mapping[str, tuple[AlarmKind, Check]],
@@ -352,8 +352,8 @@ class AlarmTracker:
             return None, []
         a = replace(a, state=ACKNOWLEDGED, acked_by=user, acked_at=now, comment=comment)
         self._table(a.scope)[subject][key] = a
-        if self.log is not None and a.log_id is not None:
-            self.log.acked(a.log_id, user, comment, now)
+        if self.log is not None and a.log_key is not None:
+            self.log.acked(a.log_key, user, comment, now)
         note = f"acknowledged by {user}" + (f": {comment}" if comment else "")
         return a, [Event(now, subject, EventKind.ACKNOWLEDGED, f"{a.message} — {note}")]
 
@@ -375,11 +375,11 @@ class AlarmTracker:
             except ValueError:
                 known = False
             if not known:
-                self.log.cleared(row["id"], row["raised_at"], "no longer in the site file")
+                self.log.cleared(row["log_key"], row["raised_at"], "no longer in the site file")
                 continue
             a = Alarm(subject, kind, row["message"], row["raised_at"], row["key"], scope,
                       row["severity"], ACKNOWLEDGED if row["acked_at"] else RAISED,
-                      row["acked_by"], row["acked_at"], row["ack_comment"] or "", row["id"])
+                      row["acked_by"], row["acked_at"], row["ack_comment"] or "", row["log_key"])
             self._table(scope).setdefault(subject, {})[row["key"]] = a
             if kind is AlarmKind.UNREACHABLE:
                 self._down_since.setdefault(subject, a.since)

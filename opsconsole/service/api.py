@@ -219,7 +219,8 @@ async def alarm_log(request: web.Request) -> web.Response:
     except ValueError:
         raise BadRequest(400, "since must be a Unix time in seconds") from None
     log_ = engine.state.alarm_log
-    return web.json_response({"entries": log_.entries(since_ts, limit) if log_ else []})
+    entries = await asyncio.to_thread(log_.entries, since_ts, limit) if log_ else []
+    return web.json_response({"entries": entries})
 
 
 @needs("viewer")
@@ -240,7 +241,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     if alarm is None:
         return error(404, f"no active alarm {key} on {subject}")
     engine.alarm_events(evs)
-    return web.json_response({"alarm": alarm_dict(alarm)})
+    return web.json_response({"alarm": alarm_dict(alarm, engine.state.alarm_log)})
 
 
 # -- duty ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.collectors.poller import CycleStats, Poller
+from opsconsole.core.alarmlog import AlarmLog
 from opsconsole.core.alarms import Alarm, Event
 from opsconsole.core.duty import DutyController, GroupState, Journal, ProgressEvent
 from opsconsole.core.duty.approvals import Approvals
@@ -33,11 +34,16 @@ log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 1000  # recent alarm events served by /api/v1/events
 FIRST_PASS_WAIT_S = 120.0
+DUTIES_RETRY_S = 5.0
 
 
-def alarm_dict(a: Alarm) -> dict[str, Any]:
+def alarm_dict(a: Alarm, log: AlarmLog | None = None) -> dict[str, Any]:
+    """An alarm for the API; `log_id` is its row in the alarm log (None while
+    the writer thread has not written it yet, or when its record was lost)."""
     d = asdict(a)
     d["kind"] = str(a.kind)
+    key = d.pop("log_key")
+    d["log_id"] = log.row_id(key) if log is not None and key is not None else None
     return d
 
 
@@ -73,27 +79,64 @@ class SiteEngine:
         self.desk: DutyDesk | None = None
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
+        self._expiring: asyncio.Task | None = None
 
     # -- life -------------------------------------------------------------------
     async def start(self) -> None:
         """Open the data dir's files (StorageError for a journal that cannot
         be used: no switching means no service), then poll in the background."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        journal = Journal.in_dir(self.data_dir)
-        self.state.attach_storage(self.data_dir)  # history / alarm log faults: logged, run on
+        # SQLite files are opened in a worker thread (a journal from before
+        # `origin_host` is migrated: a write); nothing runs on this loop yet.
+        journal, approvals = await asyncio.to_thread(self._open_storage)
         self.state.exporter = self.collector
         self.poller = Poller(self.site, self._on_batch, on_cycle=self._on_cycle,
                              batch_interval_s=self.batch_interval_s)
         self.ctl = DutyController(self.site, journal, self.poller, read_only=self.read_only)
         self.ctl.add_listener(self._on_progress)
-        self.desk = DutyDesk(self.ctl, Approvals.in_dir(self.data_dir), measure=self.measured_kw)
+        self.desk = DutyDesk(self.ctl, approvals, measure=self.measured_kw)
         self.desk.add_listener(self._on_request)
-        for gid, st in (await asyncio.to_thread(self.ctl.states)).items():
-            self.state.alarms.set_duty(gid, st.duty, st.status)
         self._tasks = [asyncio.create_task(self._poll_forever(), name="poller"),
-                       asyncio.create_task(self._tick_forever(), name="alarm-tick")]
+                       asyncio.create_task(self._tick_forever(), name="alarm-tick"),
+                       asyncio.create_task(self._load_duties(), name="duties")]
+
+    async def _load_duties(self) -> None:
+        """The journal's duty per group for the alarms. Polling does not wait
+        for it: another process may hold the journal's lock (its busy timeout,
+        then again) and the site file's duties stand meanwhile."""
+        assert self.ctl is not None
+        while True:
+            try:
+                states = await asyncio.to_thread(self.ctl.states)
+            except Exception as exc:  # locked too long, unreadable: say so, try again
+                log.warning("duty states not read yet: %s", exc)
+                await asyncio.sleep(DUTIES_RETRY_S)
+                continue
+            for gid, st in states.items():
+                self.state.alarms.set_duty(gid, st.duty, st.status)
+            return
+
+    def _open_storage(self) -> tuple[Journal, Approvals]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        journal = Journal.in_dir(self.data_dir)
+        try:
+            approvals = Approvals.in_dir(self.data_dir)
+        except BaseException:
+            journal.close()
+            raise
+        self.state.attach_storage(self.data_dir)  # history / alarm log faults: logged, run on
+        return journal, approvals
+
+    def _close_storage(self) -> None:
+        """Write what the alarm log and history still queue, then close every file."""
+        self.state.close()
+        if self.desk is not None and self.desk.approvals is not None:
+            self.desk.approvals.close()
+        if self.ctl is not None:
+            self.ctl.journal.close()
 
     async def stop(self) -> None:
+        if self._expiring is not None:
+            self._tasks.append(self._expiring)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -102,11 +145,7 @@ class SiteEngine:
         if self.poller is not None:
             await self.poller.close()
         self.state.exporter = None
-        self.state.close()
-        if self.desk is not None and self.desk.approvals is not None:
-            self.desk.approvals.close()
-        if self.ctl is not None:
-            self.ctl.journal.close()
+        await asyncio.to_thread(self._close_storage)
 
     async def _poll_forever(self) -> None:
         assert self.poller is not None
@@ -123,11 +162,23 @@ class SiteEngine:
             await asyncio.sleep(1.0)
             try:
                 self.alarm_events(self.state.tick())
-                if self.desk is not None and self.desk.approvals is not None:
-                    for rid in self.desk.approvals.expire():
-                        self._on_request(self.desk.approvals.get(rid))
+                if self.desk is not None and self.desk.approvals is not None and (
+                        self._expiring is None or self._expiring.done()):
+                    # its own task: a locked approvals file must not hold up the alarm tick
+                    self._expiring = asyncio.create_task(self._expire_requests())
             except Exception:  # one bad tick must not end alarm evaluation
                 log.exception("alarm tick failed")
+
+    async def _expire_requests(self) -> None:
+        """Requests past their time (SQLite writes: in a worker thread)."""
+        assert self.desk is not None and self.desk.approvals is not None
+        approvals = self.desk.approvals
+        try:
+            for req in await asyncio.to_thread(
+                    lambda: [approvals.get(rid) for rid in approvals.expire()]):
+                self._on_request(req)
+        except Exception:
+            log.exception("expiring approval requests failed")
 
     # -- what happens -------------------------------------------------------------
     def _on_batch(self, batch: list[Reading]) -> None:
@@ -200,7 +251,7 @@ class SiteEngine:
         return [state_dict(st) for st in states.values()]
 
     def alarms(self) -> list[dict[str, Any]]:
-        return [alarm_dict(a) for a in self.state.alarms.alarms()]
+        return [alarm_dict(a, self.state.alarm_log) for a in self.state.alarms.alarms()]
 
     async def snapshot(self) -> dict[str, Any]:
         """The `poll --once --format json` document of the latest readings."""

@@ -119,6 +119,7 @@ def test_alarm_log_survives_a_restart(tmp_path: Path) -> None:
     assert t.find("a-02", HOT.key).state == "raised"
     ev = t.update([miner(100, 70)], now=100)
     assert kinds(ev) == [EventKind.CLEARED]
+    assert log.flush()
     rows = {r["subject"]: r for r in log.entries()}
     assert rows["a-01"]["cleared_at"] == 100 and rows["a-01"]["acked_by"] == "bob"
     assert rows["a-02"]["cleared_at"] is None

@@ -74,6 +74,7 @@ def check_ack(qtbot, session, panel: AlarmsPanel, notifier) -> None:
     assert row[5].startswith(f"{os_user()} at ") and row[5].endswith(": replacing the fan")
     assert not panel.ack_button.isEnabled()  # already acknowledged
     # the log has it, and a new session on the same data dir shows it again
+    assert session.alarm_log.flush()  # written by its own thread
     log_row = session.alarm_log.entries()[0]
     assert (log_row["acked_by"], log_row["ack_comment"]) == (os_user(), "replacing the fan")
     again = SiteSession(session.site)
