@@ -142,6 +142,37 @@ def test_estimates_are_cached(tmp_path: Path) -> None:
     inner.close()
 
 
+def test_estimates_read_on_the_books_own_thread(tmp_path: Path) -> None:
+    """A view on an event loop: the history is opened and read on the
+    `history-read` thread; the caller gets "reading history..." at once and
+    `on_read` says when the estimate is in."""
+    import threading
+
+    from opsconsole.core.economics import READING
+
+    db = _history(tmp_path)
+    readers: list[str] = []
+    arrived = threading.Event()
+
+    def on_read() -> None:
+        readers.append(threading.current_thread().name)
+        arrived.set()
+
+    book = EarningsBook(PRICES, clock=lambda: NOW, on_read=on_read)
+    book.set_source(db)
+    s = ScopeSummary("gpu-a", 8, power_w=4000.0, tokens_per_s=1100.0)
+    try:
+        first = book.group("gpu-a", "inference", s).rows[0]
+        assert arrived.wait(60), "the history read never came back"
+        assert first.basis == READING and first.revenue_usd_per_mwh is None
+        mining = book.group("gpu-a", "inference", s).rows[0]
+        assert mining.revenue_usd_per_mwh == pytest.approx(400 * 52 / 1000 / 24 / 0.012)
+        assert readers and readers[0].startswith("history-read")
+        assert threading.current_thread().name not in readers
+    finally:
+        book.close()
+
+
 def test_fmt_usd() -> None:
     assert (fmt_usd(1234.4), fmt_usd(-12.6), fmt_usd(None)) == ("$1,234", "-$13", "—")
 

@@ -17,12 +17,18 @@ fetched from anywhere: prices are inputs. No Qt.
 from __future__ import annotations
 
 import math
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from opsconsole.core.storage import StorageError
 
 EARNING_DUTIES = ("mining", "inference")
 OUTPUT = {"mining": "hashrate_ths", "inference": "tokens_per_s"}
@@ -157,32 +163,96 @@ class ScopeEarnings:
     rows: tuple[Earning, ...]  # mining, inference
 
 
+READING = "reading history..."
+
+
 class EarningsBook:
     """Per group and for the site, both duties' revenue and margin per MWh.
-    History estimates are cached (CACHE_S) so a view may ask every refresh."""
+    History estimates are cached (CACHE_S) so a view may ask every refresh.
+
+    `on_read` set (a view on an event loop): history is opened and read on the
+    book's own `history-read` thread, never the caller's; until an estimate
+    arrives the last one (or "reading history...") stands, and `on_read()`
+    is called from that thread when a new one is in."""
 
     def __init__(self, prices: Prices, reader: Any = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 on_read: Callable[[], None] | None = None):
         self.prices = prices
         self.reader = reader
         self.clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Earning]] = {}
+        self._lock = threading.Lock()
+        self._on_read = on_read
+        self._pool = (ThreadPoolExecutor(1, thread_name_prefix="history-read")
+                      if on_read is not None else None)
+        self._asked: set[tuple[str, str]] = set()
+        self._source: Path | None = None  # a database to open on first read
+        self._generation = 0  # bumped by a new reader: older reads are dropped
 
     def _estimate(self, group_id: str, duty: str) -> Earning:
         now = self.clock()
-        hit = self._cache.get((group_id, duty))
+        key = (group_id, duty)
+        with self._lock:
+            hit = self._cache.get(key)
         if hit is not None:
             keep = CACHE_S if hit[1].revenue_usd_per_mwh is not None else RETRY_S
             if now - hit[0] < keep:
                 return hit[1]
-        e = history_estimate(self.reader, group_id, duty, self.prices, now)
-        self._cache[(group_id, duty)] = (now, e)
+        if self._pool is None or (self.reader is None and self._source is None):
+            return self._read(key, now, self._generation)  # (no database: no I/O)
+        with self._lock:
+            if key not in self._asked:
+                self._asked.add(key)
+                self._pool.submit(self._read_and_tell, key, now, self._generation)
+        return hit[1] if hit is not None else Earning(duty, None, None, True, READING)
+
+    def _read(self, key: tuple[str, str], now: float, generation: int) -> Earning:
+        with self._lock:
+            reader, source = self.reader, self._source
+        if reader is None and source is not None:
+            from opsconsole.core.history import HistoryReader
+
+            reader = HistoryReader(source)
+            with self._lock:
+                if generation == self._generation:
+                    self.reader, self._source = reader, None
+        e = history_estimate(reader, key[0], key[1], self.prices, now)
+        with self._lock:
+            if generation == self._generation:
+                self._cache[key] = (now, e)
         return e
+
+    def _read_and_tell(self, key: tuple[str, str], now: float, generation: int) -> None:
+        try:
+            self._read(key, now, generation)
+        except (StorageError, sqlite3.Error, OSError) as exc:  # corrupt, unreadable
+            with self._lock:
+                self._cache[key] = (now, Earning(key[1], None, None, True,
+                                                 f"cannot be estimated: {exc}"))
+        finally:
+            with self._lock:
+                self._asked.discard(key)
+        if self._on_read is not None:
+            self._on_read()
 
     def set_reader(self, reader: Any) -> None:
         """A (new) history database: estimates are read afresh."""
-        self.reader = reader
-        self._cache.clear()
+        with self._lock:
+            self.reader, self._source = reader, None
+            self._generation += 1
+            self._cache.clear()
+
+    def set_source(self, path: Path) -> None:
+        """A history database to open where it is first read (the read thread)."""
+        with self._lock:
+            self.reader, self._source = None, Path(path)
+            self._generation += 1
+            self._cache.clear()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def group(self, group_id: str, duty: str, summary: Any) -> ScopeEarnings:
         """`summary`: the group's store ScopeSummary (hashrate_ths, tokens_per_s, power_w)."""

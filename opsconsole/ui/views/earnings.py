@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLay
 
 from opsconsole.core.economics import EARNING_DUTIES, Earning, EarningsBook, Prices, fmt_usd
 from opsconsole.core.store import SITE
+from opsconsole.ui.handoff import Handoff
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
 
@@ -30,7 +31,12 @@ class EarningsPanel(QScrollArea):
         self.theme = theme
         self.duty_of = duty_of  # the journal's duty per group (None: not known yet)
         self.prices = Prices.from_site(getattr(session.site, "economics", {}) or {})
-        self.book = EarningsBook(self.prices, None)
+        # history is read on the book's thread; what it read comes back here
+        self._arrivals = Handoff(self)
+        self._arrivals.arrived.connect(lambda _items: self.refresh(force=True))
+        self.book = EarningsBook(self.prices, None, on_read=lambda: self._arrivals.put(True))
+        self.destroyed.connect(self._arrivals.close)
+        self.destroyed.connect(self.book.close)
         self._reader_dir: Path | None = None
         self._next = 0.0
         self.setWidgetResizable(True)
@@ -92,19 +98,17 @@ class EarningsPanel(QScrollArea):
             f"tokens <b>{tokens}</b>/M · power <b>{power}</b>/MWh")
 
     def _reader(self) -> None:
-        """Open the history database once the session has one (the GUI's writer fills it)."""
+        """The history database once the session has one (the GUI's writer
+        fills it); opened and read on the book's thread, not this one."""
         ddir = self.session.data_dir
         if ddir is None or ddir == self._reader_dir:
             return
-        from opsconsole.core.history import DB_NAME, HistoryReader
+        from opsconsole.core.history import DB_NAME
 
         path = Path(ddir) / DB_NAME
         if path.exists():
-            try:
-                self.book.set_reader(HistoryReader(path))
-                self._reader_dir = ddir
-            except Exception:  # an unreadable database: estimates say so
-                self.book.set_reader(None)
+            self.book.set_source(path)
+            self._reader_dir = ddir
 
     def _duty(self, scope: str, summ) -> str:
         known = self.duty_of(scope)
