@@ -34,6 +34,11 @@ class Parsed:
         else:
             self.metrics[name] = value
 
+    def put_extra(self, name: str, value: MetricValue) -> None:
+        """A reading only some firmware of a family gives: absent is not missing."""
+        if value is not None:
+            self.metrics[name] = value
+
 
 # ---- small readers ---------------------------------------------------------------
 
@@ -112,9 +117,24 @@ def hottest(values: Iterable[float | None]) -> float | None:
     return max(got) if got else None
 
 
-def board_rates(rates: list[float | None], running: bool) -> list[float | None]:
-    """A board reading 0 on a running miner is missing, not 0."""
+def board_rates(rates: list[float | None], rate: float | None) -> list[float | None]:
+    """A board reading 0 on a running miner (`rate` > 0) is missing, not 0."""
+    running = bool(rate and rate > 0)
     return [None if (r is not None and r <= 0 and running) else r for r in rates]
+
+
+_DEV_MHS = ("MHS 5s", "MHS 1m", "MHS av")
+
+
+def dev_rates(devs: list[dict[str, Any]], rate: float | None) -> list[float | None]:
+    """Per-board hashrates of a `devs` reply in MH/s (cgminer's own layout)."""
+    return board_rates([ths(first(d, _DEV_MHS), "MH") for d in devs], rate)
+
+
+def nominal_ths(devs: list[dict[str, Any]]) -> float | None:
+    """The rated hashrate: the sum of the boards' `Nominal MHS` where any is given."""
+    nominal = [num(d.get("Nominal MHS")) for d in devs]
+    return ths(sum(n for n in nominal if n), "MH") if any(nominal) else None
 
 
 def state_from_rate(rate: float | None) -> str | None:
@@ -130,6 +150,17 @@ def uptime(summary: dict[str, Any]) -> int | None:
 
 def _int(v: float | None) -> int | None:
     return int(v) if v is not None else None
+
+
+def text(value: Any) -> str | None:
+    """A non-empty string, or None (a model name the firmware may leave out)."""
+    return value if isinstance(value, str) and value else None
+
+
+def details_model(replies: Replies) -> str | None:
+    """The first board's `Model` in a `devdetails` reply (not asked: no error)."""
+    details = rows(replies, "devdetails", "DEVDETAILS", Parsed())
+    return text(next((d.get("Model") for d in details if d.get("Model")), None))
 
 
 # ---- Antminer (stock bmminer) and VNish: GH/s, dash-joined temperatures ---------
@@ -163,11 +194,10 @@ def parse_bmminer(replies: Replies) -> Parsed:
         rate = ths(first(st, ("GHS 5s", "GHS av")), "GH")
     out.put("hashrate_ths", rate)
     out.put("hashrate_nominal_ths", ths(num(st.get("total_rateideal")), unit))
-    running = bool(rate and rate > 0)
     # a board slot exists when it has chips or a rate; empty slots read 0 / ""
     boards = [i for i in range(1, 17)
               if num(st.get(f"chain_acn{i}")) or num(st.get(f"chain_rate{i}"))]
-    b_rate = board_rates([ths(num(st.get(f"chain_rate{i}")), unit) for i in boards], running)
+    b_rate = board_rates([ths(num(st.get(f"chain_rate{i}")), unit) for i in boards], rate)
     b_temp = [hottest([*dash_values(st.get(f"temp_chip{i}")), temp(st.get(f"temp2_{i}"))])
               for i in boards]
     b_chips = [_int(num(st.get(f"chain_acn{i}"))) for i in boards]
@@ -182,9 +212,7 @@ def parse_bmminer(replies: Replies) -> Parsed:
     out.put("board_hashrate_ths", b_rate)
     out.put("board_temp_c", b_temp)
     out.put("board_chips", b_chips)
-    model = head.get("Type")
-    if isinstance(model, str) and model:
-        out.metrics["model"] = model
+    out.put_extra("model", text(head.get("Type")))
     return out
 
 
@@ -199,15 +227,11 @@ def parse_whatsminer(replies: Replies) -> Parsed:
     out.put("hashrate_ths", rate)
     out.put("hashrate_nominal_ths", ths(num(summ.get("Factory GHS")), "GH"))
     out.put("power_w", first(summ, ("Power_RT", "Power")))
-    running = bool(rate and rate > 0)
-    b_rate = board_rates([ths(first(d, ("MHS 5s", "MHS 1m", "MHS av")), "MH") for d in devs],
-                         running)
+    b_rate = dev_rates(devs, rate)
     b_temp = [hottest([temp(d.get("Chip Temp Max")), temp(d.get("Temperature"))]) for d in devs]
     out.put("temp_c", hottest([temp(summ.get("Chip Temp Max")), temp(summ.get("Temperature")),
                                *b_temp]))
-    inlet = temp(summ.get("Env Temp"))
-    if inlet is not None:
-        out.metrics["temp_inlet_c"] = inlet
+    out.put_extra("temp_inlet_c", temp(summ.get("Env Temp")))
     out.put("fan_rpm", fans_rpm([num(summ.get("Fan Speed In")), num(summ.get("Fan Speed Out"))]))
     out.put("uptime_s", _int(first(summ, ("Uptime", "Elapsed"))))
     status = replies.get("status")
@@ -221,10 +245,7 @@ def parse_whatsminer(replies: Replies) -> Parsed:
     out.put("board_hashrate_ths", b_rate)
     out.put("board_temp_c", b_temp)
     out.put("board_chips", [_int(num(d.get("Effective Chips"))) for d in devs])
-    details = rows(replies, "devdetails", "DEVDETAILS", Parsed())
-    model = next((d.get("Model") for d in details if d.get("Model")), None)
-    if isinstance(model, str):
-        out.metrics["model"] = model
+    out.put_extra("model", details_model(replies))
     return out
 
 
@@ -240,14 +261,10 @@ def parse_braiins(replies: Replies) -> Parsed:
     tuner = row0(replies, "tunerstatus", "TUNERSTATUS", out)
     rate = ths(first(summ, ("MHS 5s", "MHS 1m", "MHS av")), "MH")
     out.put("hashrate_ths", rate)
-    nominal = [num(d.get("Nominal MHS")) for d in devs]
-    out.put("hashrate_nominal_ths",
-            ths(sum(n for n in nominal if n), "MH") if any(nominal) else None)
+    out.put("hashrate_nominal_ths", nominal_ths(devs))
     out.put("power_w", num(tuner.get("ApproximateMinerPowerConsumption")))
-    running = bool(rate and rate > 0)
     by_id = {t.get("ID"): t for t in temps}
-    b_rate = board_rates([ths(first(d, ("MHS 5s", "MHS 1m", "MHS av")), "MH") for d in devs],
-                         running)
+    b_rate = dev_rates(devs, rate)
     b_temp = [hottest([temp(by_id.get(d.get("ID"), {}).get("Chip")),
                        temp(by_id.get(d.get("ID"), {}).get("Board"))]) for d in devs]
     if not devs:
@@ -262,9 +279,7 @@ def parse_braiins(replies: Replies) -> Parsed:
     chips = [_int(num(d.get("Chips"))) for d in details]
     if any(c for c in chips):
         out.metrics["board_chips"] = chips
-    model = next((d.get("Model") for d in details if d.get("Model")), None)
-    if isinstance(model, str):
-        out.metrics["model"] = model
+    out.put_extra("model", details_model(replies))
     return out
 
 
@@ -283,13 +298,9 @@ def parse_luxos(replies: Replies) -> Parsed:
     config = row0(replies, "config", "CONFIG", out)
     rate = ths(first(summ, ("GHS 5s", "GHS 1m", "GHS av")), "GH")
     out.put("hashrate_ths", rate)
-    nominal = [num(d.get("Nominal MHS")) for d in devs]
-    out.put("hashrate_nominal_ths",
-            ths(sum(n for n in nominal if n), "MH") if any(nominal) else None)
+    out.put("hashrate_nominal_ths", nominal_ths(devs))
     out.put("power_w", num(power.get("Watts")))
-    running = bool(rate and rate > 0)
-    b_rate = board_rates([ths(first(d, ("MHS 5s", "MHS 1m", "MHS av")), "MH") for d in devs],
-                         running)
+    b_rate = dev_rates(devs, rate)
     b_temp = [hottest(temp(t.get(k)) for k in _LUX_TEMP_KEYS) for t in temps]
     if not temps:
         b_temp = [temp(d.get("Temperature")) for d in devs]
@@ -300,9 +311,7 @@ def parse_luxos(replies: Replies) -> Parsed:
     out.put("state", SLEEPING if curtail in ("sleep", "curtailed") else state_from_rate(rate))
     out.put("board_hashrate_ths", b_rate)
     out.put("board_temp_c", b_temp)
-    model = config.get("Model")
-    if isinstance(model, str) and model:
-        out.metrics["model"] = model
+    out.put_extra("model", text(config.get("Model")))
     return out
 
 
@@ -330,9 +339,7 @@ def parse_avalon(replies: Replies) -> Parsed:
     out.put("hashrate_ths", rate)
     out.put("temp_c", hottest([temp(mm.get("TMax")), temp(mm.get("HBOTemp")),
                                temp(mm.get("HBITemp"))]))
-    inlet = temp(mm.get("ITemp"))
-    if inlet is not None:
-        out.metrics["temp_inlet_c"] = inlet
+    out.put_extra("temp_inlet_c", temp(mm.get("ITemp")))
     fan_keys = sorted(k for k in mm if _FAN_KEY.fullmatch(k))
     out.put("fan_rpm", fans_rpm(num(mm[k]) for k in fan_keys))
     watts = num(mm.get("WALLPOWER"))
@@ -351,9 +358,7 @@ def parse_avalon(replies: Replies) -> Parsed:
         state = state_from_rate(rate)
     out.put("state", state)
     version = row0(replies, "version", "VERSION", Parsed())
-    model = version.get("PROD") or version.get("MODEL")
-    if isinstance(model, str) and model:
-        out.metrics["model"] = model
+    out.put_extra("model", text(version.get("PROD") or version.get("MODEL")))
     return out
 
 
