@@ -8,18 +8,16 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
-    QFrame,
     QGridLayout,
     QLabel,
-    QScrollArea,
     QWidget,
 )
 
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.cards import CardScroll, ClickableCard, frame_style
 from opsconsole.ui.views.meter import MeterBar
 from opsconsole.ui.views.sparkline import Sparkline
 
@@ -30,15 +28,11 @@ def _bar(theme: Theme) -> MeterBar:
     return MeterBar(theme, maximum=1000)
 
 
-class GpuCard(QFrame):
-    clicked = Signal(str)
-
+class GpuCard(ClickableCard):
     def __init__(self, device_id: str, index: int, theme: Theme, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(device_id, theme, parent)
         self.device_id = device_id
         self.index = index
-        self.theme = theme
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
         g = QGridLayout(self)
         g.setContentsMargins(8, 6, 8, 6)
         g.setHorizontalSpacing(8)
@@ -73,14 +67,7 @@ class GpuCard(QFrame):
         if getattr(self, "_alarmed", None) == on:
             return
         self._alarmed = on
-        border = self.theme.bad if on else self.theme.border
-        self.setStyleSheet(f"GpuCard {{ background: {self.theme.base}; "
-                           f"border: 1px solid {border}; border-radius: 4px; }}")
-
-    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit(self.device_id)
-        super().mouseReleaseEvent(ev)
+        frame_style(self, self.theme, self.theme.bad if on else self.theme.border)
 
 
 def _f(v: object) -> float | None:
@@ -89,19 +76,12 @@ def _f(v: object) -> float | None:
     return float(v) if ok else None
 
 
-class GpuPanel(QScrollArea):
+class GpuPanel(CardScroll):
     device_activated = Signal(str)
 
     def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.session = session
-        self.theme = theme
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        inner = QWidget()
-        self.grid = QGridLayout(inner)
-        self.grid.setContentsMargins(2, 2, 2, 2)
-        self.grid.setSpacing(6)
+        super().__init__(session, theme, parent)
+        self.grid = self.spaced(QGridLayout(self.inner), 2)
         self.cards: list[GpuCard] = []
         self.host_of: dict[str, str] = {}  # card device id -> its gpu-host ("" local)
         for i, d in enumerate(session.devices):
@@ -122,7 +102,7 @@ class GpuPanel(QScrollArea):
         self.empty = QLabel("No GPUs on this site")
         self.empty.setObjectName("muted")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setWidget(inner)
+        self.setWidget(self.inner)
         self.group: str | None = None
         self._columns = 0
         self._relayout()

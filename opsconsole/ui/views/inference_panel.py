@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QLabel,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.cards import CardScroll
 from opsconsole.ui.views.sparkline import Sparkline
 
 SPARK_WINDOW_S = 600.0
@@ -81,19 +81,12 @@ class InferenceCard(QFrame):
         g.addWidget(self.lines, 4, 0, 1, 3)
 
 
-class InferencePanel(QScrollArea):
+class InferencePanel(CardScroll):
     device_activated = Signal(str)
 
     def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.session = session
-        self.theme = theme
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        inner = QWidget()
-        lay = QVBoxLayout(inner)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.setSpacing(6)
+        super().__init__(session, theme, parent)
+        lay = self.spaced(QVBoxLayout(self.inner), 2)
         self.cards: dict[str, InferenceCard] = {}
         for grp in session.site.groups:
             servers = [d.id for d in grp.devices if d.kind == "inference"]
@@ -107,7 +100,7 @@ class InferencePanel(QScrollArea):
         self.empty.setVisible(not self.cards)
         lay.addWidget(self.empty)
         lay.addStretch(1)
-        self.setWidget(inner)
+        self.setWidget(self.inner)
         self.group: str | None = None
         self.refresh()
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QCompleter,
     QFrame,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QScrollArea,
     QSizePolicy,
     QToolButton,
     QWidget,
@@ -31,6 +29,7 @@ from opsconsole.core.truth import not_answering
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import UNKNOWN_DUTY, Theme, duty_label
+from opsconsole.ui.views.cards import CardScroll, ClickableCard, frame_style
 
 DUTY_STATES = ("mining", "inference", "idle", "switching", "degraded", "interrupted",
                UNKNOWN_DUTY)
@@ -60,15 +59,12 @@ class DutyBadge(QLabel):
                            "font-weight: 700;")
 
 
-class GroupTile(QFrame):
-    clicked = Signal(str)
+class GroupTile(ClickableCard):
     menu_requested = Signal(str, QPoint)  # group id, global position
 
     def __init__(self, group_id: str, title: str, theme: Theme, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(group_id, theme, parent)
         self.group_id = group_id
-        self.theme = theme
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setMinimumWidth(200)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         g = QGridLayout(self)
@@ -122,14 +118,7 @@ class GroupTile(QFrame):
     def _style(self) -> None:
         t = self.theme
         border = t.accent if self.selected else t.bad if self.alert else t.border
-        width = 2 if self.selected or self.alert else 1
-        self.setStyleSheet(f"GroupTile {{ background: {t.base}; "
-                           f"border: {width}px solid {border}; border-radius: 4px; }}")
-
-    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton:
-            self.clicked.emit(self.group_id)
-        super().mouseReleaseEvent(ev)
+        frame_style(self, t, border, 2 if self.selected or self.alert else 1)
 
 
 class MoreGroups(QFrame):
@@ -156,8 +145,7 @@ class MoreGroups(QFrame):
         self.find.returnPressed.connect(lambda: self._pick(self.find.text()))
         lay.addWidget(self.label, 0, 0)
         lay.addWidget(self.find, 1, 0)
-        self.setStyleSheet(f"MoreGroups {{ background: {theme.base}; "
-                           f"border: 1px solid {theme.border}; border-radius: 4px; }}")
+        frame_style(self, theme, theme.border)
 
     def _pick(self, text: str) -> None:
         text = text.strip()
@@ -167,21 +155,14 @@ class MoreGroups(QFrame):
             self.chosen.emit(gid)
 
 
-class GroupTiles(QScrollArea):
+class GroupTiles(CardScroll):
     group_selected = Signal(object)  # group id, or None for the whole site
     duty_menu_requested = Signal(str, QPoint)
 
     def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.session = session
-        self.theme = theme
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
+        super().__init__(session, theme, parent)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        inner = QWidget()
-        lay = QHBoxLayout(inner)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(6)
+        lay = self.spaced(QHBoxLayout(self.inner), 0)
         self.tiles: dict[str, GroupTile] = {}
         site_tile = GroupTile(SITE, "Whole site", theme)
         site_tile.badge.hide()
@@ -202,7 +183,7 @@ class GroupTiles(QScrollArea):
             self.more.chosen.connect(self.select)
             lay.addWidget(self.more)
         lay.addStretch(1)
-        self.setWidget(inner)
+        self.setWidget(self.inner)
         self.selected: str | None = None
         self.tiles[SITE].set_selected(True)
         self.setFixedHeight(site_tile.sizeHint().height() + 4
