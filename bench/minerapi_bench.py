@@ -18,35 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-FAMILIES = (("antminer", True), ("luxos", True), ("whatsminer_v1", False), ("avalon", True))
-
-
-def _serve(n: int, ports: mp.Queue, stop: mp.Event) -> None:
-    from opsconsole.sim.minerapi.server import ApiServer, replay_handler
-
-    data = ROOT / "tests" / "data" / "miner_api"
-
-    async def main() -> None:
-        servers = []
-        for k in range(n):
-            folder, joins = FAMILIES[k % len(FAMILIES)]
-            replies = {p.stem: p.read_bytes() for p in (data / folder).glob("*.json")}
-            servers.append(await ApiServer(replay_handler(replies, joins=joins)).start())
-        ports.put([s.port for s in servers])
-        while not stop.is_set():
-            await asyncio.sleep(0.2)
-        for s in servers:
-            await s.stop()
-
-    asyncio.run(main())
+sys.path.insert(0, str(ROOT / "bench"))
+from replay_agents import replay_agents  # noqa: E402
 
 
 async def _poll(ports: list[int], rounds: int, bound: int) -> tuple[int, float, float, int, dict]:
@@ -95,16 +74,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bound", type=int, default=256, help="polls in flight at once")
     args = ap.parse_args()
-    ctx = mp.get_context("spawn")
-    ports_q, stop = ctx.Queue(), ctx.Event()
-    child = ctx.Process(target=_serve, args=(args.miners, ports_q, stop), daemon=True)
-    child.start()
-    try:
-        ports = ports_q.get(timeout=120)
+    with replay_agents(args.miners) as ports:
         polls, wall, cpu, peak, statuses = asyncio.run(_poll(ports, args.rounds, args.bound))
-    finally:
-        stop.set()
-        child.join(10)
     per_poll_ms = 1000 * cpu / polls
     need = 20_000 / 60.0
     print(f"{args.miners} miners x {args.rounds} rounds = {polls} polls in {wall:.2f} s: "

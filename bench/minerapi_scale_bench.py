@@ -50,8 +50,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from minerapi_bench import FAMILIES  # noqa: E402
 from minerapi_vs_pyasic import run_sides  # noqa: E402
+from replay_agents import FAMILIES, handlers, wait_for  # noqa: E402
 
 NET = ipaddress.IPv4Address("127.41.0.0")
 API_PORT = 4028
@@ -77,29 +77,25 @@ def raise_nofile() -> int:
 
 def _serve(indexes: list[int], port: int, ready: mp.Queue, stop: mp.Event) -> None:
     sys.path.insert(0, str(ROOT))
-    from opsconsole.sim.minerapi.server import ApiServer, replay_handler
+    from opsconsole.sim.minerapi.server import ApiServer
 
     limit = raise_nofile()
     if len(indexes) + 64 > limit:
         ready.put(f"agents: {len(indexes)} listeners need more than the open-files limit {limit}")
         return
-    data = ROOT / "tests" / "data" / "miner_api"
-    handlers = {folder: replay_handler({p.stem: p.read_bytes()
-                                        for p in (data / folder).glob("*.json")}, joins=joins)
-                for folder, joins in FAMILIES}
+    by_folder = handlers()
 
     async def main() -> None:
         servers = []
         try:
             for i in indexes:
-                servers.append(await ApiServer(handlers[family_of(i)], host=miner_ip(i),
+                servers.append(await ApiServer(by_folder[family_of(i)], host=miner_ip(i),
                                                port=port).start())
         except OSError as exc:
             ready.put(f"agents: cannot listen on {miner_ip(i)}:{port}: {exc.strerror}")
             return
         ready.put(len(servers))
-        while not stop.is_set():
-            await asyncio.sleep(0.2)
+        await wait_for(stop)
 
     asyncio.run(main())
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing as mp
 import subprocess
 import sys
 import tempfile
@@ -30,22 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BOUND = 128
-
-
-def _serve(n: int, ports: mp.Queue, stop: mp.Event) -> None:
-    sys.path.insert(0, str(ROOT))
-    from opsconsole.sim.minerapi.server import ApiServer, replay_handler
-
-    replies = {p.stem: p.read_bytes()
-               for p in (ROOT / "tests" / "data" / "miner_api" / "antminer").glob("*.json")}
-
-    async def main() -> None:
-        servers = [await ApiServer(replay_handler(replies)).start() for _ in range(n)]
-        ports.put([s.port for s in servers])
-        while not stop.is_set():
-            await asyncio.sleep(0.2)
-
-    asyncio.run(main())
+sys.path.insert(0, str(ROOT / "bench"))
+from replay_agents import replay_agents  # noqa: E402
 
 
 async def _ours(targets: list[tuple[str, int]], rounds: int) -> tuple[int, float, int]:
@@ -131,16 +116,8 @@ def main() -> None:
         polls, cpu, good = asyncio.run(fn(targets, args.rounds))
         print(json.dumps({"polls": polls, "cpu_s": cpu, "good": good}))
         return
-    ctx = mp.get_context("spawn")
-    q, stop = ctx.Queue(), ctx.Event()
-    child = ctx.Process(target=_serve, args=(args.miners, q, stop), daemon=True)
-    child.start()
-    try:
-        ports = q.get(timeout=120)
+    with replay_agents(args.miners, (("antminer", True),)) as ports:
         out = run_sides([("127.0.0.1", p) for p in ports], args.rounds, args.pyasic_python)
-    finally:
-        stop.set()
-        child.join(10)
     for side, r in out.items():
         print(f"{side:7s} {r['polls']} polls, {1000 * r['cpu_s'] / r['polls']:.3f} ms CPU per "
               f"poll, {r['good']} with hashrate read")
