@@ -6,6 +6,8 @@ engine keeps is tests/test_engine_contract.py."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,42 @@ def test_set_falls_back_to_pysnmp_on_snmpd(snmpd_agent: SnmpdAgent) -> None:
     echoed, read, stats = run_engine("auto", body)
     assert echoed == 4321 and read == 4321
     assert stats["pysnmp_calls"] == 2 and stats["lean_calls"] == 1
+
+
+def test_auto_engine_reads_v2c_without_loading_pysnmp(snmpd_agent: SnmpdAgent) -> None:
+    """pysnmp is imported and its engine made only when a call needs it: a
+    v1/v2c site that only reads (`poll --once`) never pays for it."""
+    a = snmpd_agent
+    code = (
+        "import asyncio, sys\n"
+        "from opsconsole.collectors.snmp.auto_engine import AutoEngine\n"
+        "from opsconsole.collectors.snmp.engine import SnmpTarget\n"
+        "from opsconsole.core.site import Credentials\n"
+        "async def main():\n"
+        "    e = AutoEngine()\n"
+        f"    t = SnmpTarget({a.host!r}, {a.port}, Credentials('c', '2c', 'public'), 1.0, 1)\n"
+        f"    got = await e.get(t, [{a.int_oid!r}])\n"
+        "    stats = e.stats()\n"
+        "    await e.close()\n"
+        "    return got, stats\n"
+        "got, stats = asyncio.run(main())\n"
+        f"print(got[{a.int_oid!r}] == {a.int_value!r}, stats['lean_calls'],\n"
+        "      any(m.startswith('pysnmp') for m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "1", "False"]
+
+    async def in_process() -> tuple[Any, bool, Any]:
+        e = AutoEngine()
+        try:
+            got = await e.get(a.target("v2c"), [a.int_oid])
+            return got, e._slow is None, e.slow  # made on first use
+        finally:
+            await e.close()  # closes the pysnmp engine made above too
+
+    got, lean_only, slow = asyncio.run(in_process())
+    assert got[a.int_oid] == a.int_value and lean_only and isinstance(slow, PysnmpEngine)
 
 
 def test_set_on_sim_miner_with_write_community(sim_site: SimSite) -> None:

@@ -12,7 +12,7 @@ from opsconsole.cli.common import load_site_or_exit
 
 
 def add_parser(sub: Any, common: Any) -> None:
-    from opsconsole.service.server import DEFAULT_LISTEN
+    from opsconsole.service import DEFAULT_LISTEN
 
     sp = sub.add_parser("serve", help="run the site service (poller, history, alarms, duty, API)")
     common(sp, suppress=True)

@@ -25,12 +25,12 @@ from typing import Any
 from aiohttp import web
 
 from opsconsole.core.site import Site
+from opsconsole.service import DEFAULT_LISTEN
 from opsconsole.service.guard import GuardedSite
 from opsconsole.service.tokens import TokenBook
 
 log = logging.getLogger("opsconsole.service")
 
-DEFAULT_LISTEN = "127.0.0.1:8470"
 EXIT_OK, EXIT_USAGE = 0, 2
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opsconsole.collectors.snmp.engine import SnmpTarget, SnmpTimeout, SnmpValue
 from opsconsole.collectors.snmp.lean_engine import LeanEngine, UnsupportedByEngine
-from opsconsole.collectors.snmp.pysnmp_engine import PysnmpEngine
+
+if TYPE_CHECKING:
+    from opsconsole.collectors.snmp.pysnmp_engine import PysnmpEngine
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +41,20 @@ class AutoEngine:
         decode_error_limit: int = 3,
     ) -> None:
         self.lean = lean or LeanEngine()
-        self.slow = slow or PysnmpEngine()  # cheap: pysnmp binds lazily on first use
+        # made on first use: importing pysnmp costs ~0.4 s of CPU, and a v1/v2c
+        # site that only reads never needs it (`poll --once` pays it per run)
+        self._slow = slow
         self.decode_error_limit = decode_error_limit
         self._odd: set[tuple[str, int]] = set()  # agents handed to pysnmp
         self._routed = {"lean_calls": 0, "pysnmp_calls": 0, "fallbacks": 0}
+
+    @property
+    def slow(self) -> PysnmpEngine:
+        if self._slow is None:
+            from opsconsole.collectors.snmp.pysnmp_engine import PysnmpEngine
+
+            self._slow = PysnmpEngine()  # cheap once imported: binds on first use
+        return self._slow
 
     def uses_pysnmp(self, target: SnmpTarget) -> bool:
         return target.credentials.version == "3" or (target.host, target.port) in self._odd
@@ -84,8 +96,8 @@ class AutoEngine:
         return await self.slow.set(target, oid, type_, value)
 
     def stats(self) -> dict[str, int]:
-        out = dict(self.lean.stats())
-        for k, v in self.slow.stats().items():
+        out = dict(self.lean.stats())  # pysnmp's counters are a subset of these
+        for k, v in (self._slow.stats() if self._slow is not None else {}).items():
             out[k] = out.get(k, 0) + v
         out.update(self._routed)
         out["pysnmp_agents"] = len(self._odd)
@@ -95,7 +107,8 @@ class AutoEngine:
         try:
             await self.lean.close()
         finally:
-            await self.slow.close()
+            if self._slow is not None:
+                await self._slow.close()
 
 
 __all__ = ["AutoEngine"]
