@@ -14,12 +14,14 @@ from opsconsole.collectors.nvml import (
     NO_DRIVER,
     NvmlCollector,
     NvmlPermissionError,
+    NvmlUnavailableError,
     decode_throttle_reasons,
     make_nvml_backend,
 )
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.readings import Status
 from opsconsole.core.site import Device
+from opsconsole.sim import simulated_nvml
 from opsconsole.sim.nvml_sim import SimNvml
 
 GPU_METRICS = {name for name, info in CATALOGUE.items() if "gpu" in info.kinds}
@@ -275,8 +277,11 @@ def test_throttle_reason_decoding():
 
 
 def test_make_nvml_backend_modes():
-    sim = make_nvml_backend("simulated", 3, 5)
+    sim = make_nvml_backend("simulated", 3, 5, simulated=simulated_nvml)
     assert isinstance(sim, SimNvml) and len(sim.gpus) == 3
+    # the collectors never import the simulator: without one handed in, a clear error
+    with pytest.raises(NvmlUnavailableError, match='nvml = "simulated": this process'):
+        make_nvml_backend("simulated", 3, 5)
     assert make_nvml_backend("real", 3, 5) is None
     assert make_nvml_backend("auto", 3, 5) is None
     with pytest.raises(ValueError, match="simulated"):

@@ -23,6 +23,7 @@ from opsconsole.core.profiles import ControlSpec
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Credentials, Site
 from opsconsole.core.siteload import load_site
+from opsconsole.sim import simulated_nvml
 from opsconsole.sim.miner import ManualClock
 from opsconsole.sim.site import SimSite
 from tests.fixtures.ports import free_udp_port
@@ -239,7 +240,7 @@ def test_poll_device_bug_costs_one_reading(sim_site: SimSite) -> None:
     site.profiles.pop("apc-rpdu2")
 
     async def main() -> list[Reading]:
-        poller = Poller(site, lambda b: None)
+        poller = Poller(site, lambda b: None, simulated_nvml=simulated_nvml)
         try:
             return await poller.poll_once()
         finally:
@@ -266,7 +267,8 @@ def test_collector_runtime_thread(sim_site_factory: Callable[..., SimSite]) -> N
         if len(rec.batches) >= 3:
             got_some.set()
 
-    rt = CollectorRuntime(site, on_batch, rec.on_cycle, batch_interval_s=0.2)
+    rt = CollectorRuntime(site, on_batch, rec.on_cycle, batch_interval_s=0.2,
+                          simulated_nvml=simulated_nvml)
     rt.start()
     try:
         assert rt.running

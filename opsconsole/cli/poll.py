@@ -21,6 +21,7 @@ from opsconsole.core.report import format_table, poll_doc
 from opsconsole.core.site import Site
 from opsconsole.core.storage import StorageError
 from opsconsole.core.store import LiveStore
+from opsconsole.sim import simulated_nvml
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
 async def _once(site: Site, fmt: str, data_dir: Path) -> None:
     _quiet_loop_errors()
     store = LiveStore(site)
-    poller = Poller(site, store.ingest)
+    poller = Poller(site, store.ingest, simulated_nvml=simulated_nvml)
     try:
         t0 = time.monotonic()
         readings = await poller.poll_once()
@@ -89,7 +90,7 @@ async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = N
               f"{stats.skipped} backing off, {stats.late} late, {stats.duration_s:.2f} s",
               file=sys.stderr, flush=True)
 
-    poller = Poller(site, on_batch, on_cycle=on_cycle)
+    poller = Poller(site, on_batch, on_cycle=on_cycle, simulated_nvml=simulated_nvml)
     try:
         await poller.run()
     finally:

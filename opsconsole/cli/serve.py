@@ -32,6 +32,7 @@ def add_parser(sub: Any, common: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from opsconsole.cli.common import data_dir_for
     from opsconsole.service.server import run as serve
+    from opsconsole.sim import simulated_nvml
 
     token = None
     if args.session_token_stdin:
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         return serve(None, args.data_dir, args.listen, args.tls_cert, args.tls_key,
                      args.insecure_http, read_only=bool(args.read_only), session_token=token,
-                     demo=make_demo_site())
+                     demo=make_demo_site(), simulated_nvml=simulated_nvml)
     site = load_site_or_exit(args.config)
     return serve(site, data_dir_for(args, site), args.listen, args.tls_cert, args.tls_key,
-                 args.insecure_http, read_only=bool(args.read_only), session_token=token)
+                 args.insecure_http, read_only=bool(args.read_only), session_token=token,
+                 simulated_nvml=simulated_nvml)

@@ -1,5 +1,6 @@
 """NVML collector: one local GPU -> one Reading, through pynvml or a
-module-like backend with the same names (the simulator, `sim.nvml_sim`).
+module-like backend with the same names (the simulator, `sim.nvml_sim`,
+handed in by a layer above: this module never imports sim).
 
 Discipline (after nvitop): one lazy, locked init; every NVML call goes
 through `_call`, which turns "this card has no such thing" (NotSupported,
@@ -31,7 +32,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pynvml
 
@@ -474,13 +475,23 @@ class NvmlCollector:
             raise NvmlError(f"{device.id}: this GPU has no adjustable power limit")
 
 
-def make_nvml_backend(mode: str, gpu_count: int, seed: int) -> Any | None:
-    """The backend for the site file's `[site] nvml` key: a SimNvml for
-    "simulated", None (the real pynvml) for "real" and "auto"."""
-    if mode == "simulated":
-        from opsconsole.sim.nvml_sim import SimNvml  # only the demo needs the simulator
+class SimulatedNvml(Protocol):
+    """What makes the backend for `nvml = "simulated"`: sim.nvml_sim.SimNvml,
+    supplied by whoever wires the site (cli, ui), never imported here."""
 
-        return SimNvml(count=gpu_count, seed=seed)
+    def __call__(self, *, count: int, seed: int) -> Any: ...
+
+
+def make_nvml_backend(mode: str, gpu_count: int, seed: int,
+                      simulated: SimulatedNvml | None = None) -> Any | None:
+    """The backend for the site file's `[site] nvml` key: `simulated(count=, seed=)`
+    for "simulated", None (the real pynvml) for "real" and "auto"."""
+    if mode == "simulated":
+        if simulated is None:
+            raise NvmlUnavailableError('nvml = "simulated": this process was given no '
+                                       "simulated GPUs (opsconsole poll, duty, serve and the "
+                                       "GUI supply them)")
+        return simulated(count=gpu_count, seed=seed)
     if mode in ("real", "auto"):
         return None
     raise ValueError(f"nvml mode must be auto, real or simulated, not {mode!r}")

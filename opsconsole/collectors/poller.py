@@ -11,12 +11,15 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsconsole.collectors import snmp_collector
 from opsconsole.collectors.snmp.engine import SnmpEngine, SnmpTarget
 from opsconsole.core.readings import Reading, Status, flatten
 from opsconsole.core.site import Device, Site
+
+if TYPE_CHECKING:
+    from opsconsole.collectors.nvml import SimulatedNvml
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class Poller:
         *,
         engine: SnmpEngine | None = None,
         nvml: object | None = None,
+        simulated_nvml: SimulatedNvml | None = None,
         on_cycle: Callable[[CycleStats], None] | None = None,
         batch_interval_s: float = 0.5,
     ):
@@ -93,6 +97,7 @@ class Poller:
         self.dispatch_ahead_s = min(DISPATCH_AHEAD_S, self.interval / 100)
         self._engine = engine
         self._nvml = nvml
+        self._simulated_nvml = simulated_nvml  # for `nvml = "simulated"` (sim.nvml_sim.SimNvml)
         self._nvml_pool: ThreadPoolExecutor | None = None
         self._miner_api: Any = None
         self._scraper: Any = None  # http_scrape.Scraper, made on the loop when first needed
@@ -123,7 +128,8 @@ class Poller:
 
             gpus = [d for d in self.site.devices() if d.kind == "gpu" and d.parent is None]
             count = max([d.nvml_index or 0 for d in gpus] + [-1]) + 1
-            backend = make_nvml_backend(self.site.nvml, count, seed=1)
+            backend = make_nvml_backend(self.site.nvml, count, seed=1,
+                                        simulated=self._simulated_nvml)
             if backend is not None and hasattr(backend, "root"):
                 backend.root = True  # the simulated site acts as root: duty switching sets limits
             self._nvml = NvmlCollector(backend)

@@ -107,11 +107,13 @@ async def start_demo(demo: Any, data_dir: Path) -> Site:
 async def serve(site: Site | None, data_dir: Path, listen: Listen,
                 tls: ssl.SSLContext | None, *, read_only: bool = False,
                 ready: asyncio.Event | None = None, stop: asyncio.Event | None = None,
-                session_token: str | None = None, demo: Any = None) -> None:
+                session_token: str | None = None, demo: Any = None,
+                simulated_nvml: Any = None) -> None:
     """`session_token`: the embedded mode (service/embedded.py): that token is
     the OS user's operator token, the URL goes to stdout as one JSON line, a
     discovery file is written and the end of stdin stops the service.
-    `demo`: an unstarted SimSite to serve instead of `site`."""
+    `demo`: an unstarted SimSite to serve instead of `site`; `simulated_nvml`:
+    the simulated GPUs for `nvml = "simulated"` (both from the cli: no sim here)."""
     from opsconsole.core.duty.journal import os_user
     from opsconsole.service import embedded
     from opsconsole.service.api import RUNS, build_app
@@ -120,7 +122,7 @@ async def serve(site: Site | None, data_dir: Path, listen: Listen,
     if demo is not None:
         site = await start_demo(demo, data_dir)
     assert site is not None
-    engine = SiteEngine(site, data_dir, read_only=read_only)
+    engine = SiteEngine(site, data_dir, read_only=read_only, simulated_nvml=simulated_nvml)
     await engine.start()
     tokens = TokenBook(data_dir)
     if session_token is not None:
@@ -176,7 +178,8 @@ async def serve(site: Site | None, data_dir: Path, listen: Listen,
 
 def run(site: Site | None, data_dir: Path, listen_text: str, cert: Path | None,
         key: Path | None, insecure_http: bool, read_only: bool = False,
-        session_token: str | None = None, demo: Any = None) -> int:
+        session_token: str | None = None, demo: Any = None,
+        simulated_nvml: Any = None) -> int:
     try:
         listen = parse_listen(listen_text)
         tls = tls_context(cert, key)
@@ -189,7 +192,8 @@ def run(site: Site | None, data_dir: Path, listen_text: str, cert: Path | None,
                     "" if tls else f" on {listen.host}:{listen.port}")
     try:
         asyncio.run(serve(site, data_dir, listen, tls, read_only=read_only,
-                          session_token=session_token, demo=demo))
+                          session_token=session_token, demo=demo,
+                          simulated_nvml=simulated_nvml))
     except ServeError as exc:
         print(f"opsconsole serve: {exc}", file=sys.stderr)
         return EXIT_USAGE

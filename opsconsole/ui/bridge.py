@@ -23,11 +23,18 @@ from opsconsole.collectors.poller import CycleStats
 from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
+from opsconsole.sim import simulated_nvml
 from opsconsole.ui.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
 RuntimeFactory = Callable[..., Any]
+
+
+def local_runtime(*args: Any, **kw: Any) -> CollectorRuntime:
+    """The in-process collector runtime, given the simulated GPUs that
+    `nvml = "simulated"` polls (collectors never import sim themselves)."""
+    return CollectorRuntime(*args, simulated_nvml=simulated_nvml, **kw)
 
 
 class CollectorBridge(QObject):
@@ -39,7 +46,7 @@ class CollectorBridge(QObject):
     _start_done = Signal(object, str)
 
     def __init__(self, site: Site | None = None, *, demo_site: Any = None,
-                 runtime_factory: RuntimeFactory = CollectorRuntime,
+                 runtime_factory: RuntimeFactory = local_runtime,
                  batch_interval_s: float = 0.5, parent: QObject | None = None):
         super().__init__(parent)
         self._readings = Handoff(self)

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 )
 
 from opsconsole.collectors.poller import CycleStats
-from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
@@ -35,7 +34,7 @@ from opsconsole.sim.demo import (  # the demo site, also built by `serve --demo`
 )
 from opsconsole.ui import services, units
 from opsconsole.ui import theme as themes
-from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
+from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory, local_runtime
 from opsconsole.ui.console import ConsoleView
 from opsconsole.ui.dialogs import ProblemsDialog, config_errors_dialog
 from opsconsole.ui.duty.client import DutyClient
@@ -66,7 +65,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings, *, read_only: bool = False,
                  data_dir: Path | None = None,
-                 runtime_factory: RuntimeFactory = CollectorRuntime,
+                 runtime_factory: RuntimeFactory = local_runtime,
                  demo_factory: Callable[[], Any] = make_demo_site,
                  parent: QWidget | None = None):
         super().__init__(parent)

@@ -124,7 +124,7 @@ def test_wall_warns_when_its_site_has_two_data_dirs(qtbot, tmp_path):
     qtbot.addWidget(win)
     win.resize(1280, 720)
     win.show()
-    win.open_file(path)
+    win.open_file(path, load_site=load_site)
     qtbot.waitUntil(lambda: win.session is not None, timeout=10000)
     assert win.dir_warning.isVisible()
     text = win.dir_warning.text()

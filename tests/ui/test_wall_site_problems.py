@@ -53,7 +53,7 @@ def test_broken_file_shows_the_page_then_starts_when_fixed(qtbot, wall, tmp_path
     path = tmp_path / "site.toml"
     if content is not None:
         path.write_bytes(content)
-    win.open_file(path)
+    win.open_file(path, load_site=load_site)
     qtbot.waitUntil(lambda: bool(win.problems), timeout=10_000)
     assert win.stack.currentWidget() is win.problem_page
     text = page_text(win)
@@ -79,7 +79,7 @@ def test_a_site_that_breaks_while_running_shows_the_page(qtbot, wall, tmp_path):
     win, runtimes = wall
     path = tmp_path / "site.toml"
     path.write_text(GOOD)
-    win.open_file(path)
+    win.open_file(path, load_site=load_site)
     qtbot.waitUntil(lambda: win.session is not None and win._bridge_up, timeout=10_000)
     path.write_text(BAD)
     runtimes.last.alive = False  # the collector died; its restart reads the file again

@@ -23,6 +23,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from opsconsole.core.paths import default_site_file
+from opsconsole.core.siteload import load_site
 from opsconsole.ui import theme as themes
 from opsconsole.ui.screenshot import ScreenshotJob
 from opsconsole.ui.wall.cursor import IdleCursorHider
@@ -107,7 +108,7 @@ def run_wall(args: argparse.Namespace, app: QApplication,
     elif demo:
         win.open_demo()
     else:  # parsed once, off the GUI thread: the first frame never waits for it
-        win.open_file(config, note=note)
+        win.open_file(config, note=note, load_site=load_site)
     win.showFullScreen()
     try:
         code = app.exec()

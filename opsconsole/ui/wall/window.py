@@ -24,15 +24,14 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from opsconsole.collectors.poller import CycleStats
-from opsconsole.collectors.runtime import CollectorRuntime
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 from opsconsole.core.storage import SWITCHING, StorageError, StorageFault
+from opsconsole.sim.demo import make_demo_site
 from opsconsole.ui import theme as themes
 from opsconsole.ui import units
-from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory
+from opsconsole.ui.bridge import CollectorBridge, RuntimeFactory, local_runtime
 from opsconsole.ui.fault_banner import FaultFeed, fault_lines
-from opsconsole.ui.main_window import load_site_file, make_demo_site
 from opsconsole.ui.replica import ReplicaFeed
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.site_watch import CHECK_S, SiteFileWatch
@@ -72,7 +71,7 @@ class WallWindow(QWidget):
     site_problems = Signal(list)  # the site file cannot be loaded: its problems, one a line
 
     def __init__(self, *, data_dir: Path | None = None,
-                 runtime_factory: RuntimeFactory = CollectorRuntime,
+                 runtime_factory: RuntimeFactory = local_runtime,
                  demo_factory: Callable[[], Any] = make_demo_site,
                  clock: Callable[[], float] = time.time,
                  rotate_s: float | None = None, check_s: float = CHECK_S,
@@ -102,6 +101,7 @@ class WallWindow(QWidget):
         self.started_at = clock()
         self.restarts = 0
         self._source: tuple[str, Any] | None = None  # ("demo", None) | ("file", path)
+        self._load_site: Callable[[Path], Site] | None = None  # open_file's loader
         self.check_s = check_s
         self.watch: SiteFileWatch | None = None  # the site file, loaded and watched
         self.problems: list[str] = []  # why the site file cannot be shown (the page says)
@@ -175,11 +175,14 @@ class WallWindow(QWidget):
         self._source = ("demo", None)
         self._start()
 
-    def open_file(self, path: Path, site: Site | None = None, note: str = "") -> None:
-        """`site`: the file already loaded by the caller, used for the first
-        start; otherwise it is loaded off the GUI thread. Restarts read the
-        file again (it may have been fixed). `note`: said with any problems."""
+    def open_file(self, path: Path, site: Site | None = None, note: str = "", *,
+                  load_site: Callable[[Path], Site]) -> None:
+        """`load_site`: how to read the site file (the caller's: the wall is a
+        view and loads nothing itself), run off the GUI thread. `site`: the file
+        already loaded by the caller, used for the first start. Restarts read
+        the file again (it may have been fixed). `note`: said with any problems."""
         self._source = ("file", path)
+        self._load_site = load_site
         self._file_note = note
         if site is not None:
             self._start_bridge(site, None)
@@ -225,7 +228,8 @@ class WallWindow(QWidget):
             if self.watch is not None:
                 self.watch.close()
                 self.watch.deleteLater()
-            self.watch = SiteFileWatch(path, load_site_file, self.check_s, self)
+            assert self._load_site is not None  # set by open_file with the path
+            self.watch = SiteFileWatch(path, self._load_site, self.check_s, self)
             self.watch.loaded.connect(self._on_file_loaded)
             self.watch.problems.connect(self._on_file_problems)
         if self.session is None and not self.problems:
