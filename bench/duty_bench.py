@@ -57,13 +57,14 @@ async def one_switch(ctl, duty: str) -> dict:
 
 
 async def run(config: Path, rounds: int, data_dir: Path) -> list[dict]:
+    from opsconsole.collectors.duty_actions import EXECUTORS
     from opsconsole.collectors.poller import Poller
     from opsconsole.core.duty import DutyController, Journal
     from opsconsole.core.siteload import load_site
 
     site = load_site(config)
     poller = Poller(site, lambda batch: None)
-    ctl = DutyController(site, Journal.in_dir(data_dir), poller)
+    ctl = DutyController(site, Journal.in_dir(data_dir), poller, executors=EXECUTORS)
     out = []
     try:
         await poller.poll_once()  # engines warm, as in a running console

@@ -43,7 +43,8 @@ def test_no_secret_reaches_the_audit(sim_site: SimSite, tmp_path: Path) -> None:
 
     async def go(ctl: DutyController):
         res = await ctl.switch("row-a", "idle")
-        refused = DutyController(site, ctl.journal, ctl.io, read_only=True)
+        refused = DutyController(site, ctl.journal, ctl.io, executors=ctl.executors,
+                                 read_only=True)
         await refused.switch("row-a", "mining")
         return res, "\n".join((await ctl.plan("row-a", "idle")).summary_lines())
 

@@ -8,6 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
+from opsconsole.collectors.duty_actions import EXECUTORS
 from opsconsole.core.duty import (
     DEGRADED,
     DONE,
@@ -17,6 +20,8 @@ from opsconsole.core.duty import (
     Journal,
     ProgressEvent,
 )
+from opsconsole.core.duty.executors import Executors
+from opsconsole.core.duty.steps import ACTIONS
 from opsconsole.core.site import DutyStep
 from opsconsole.core.siteload import load_site
 from opsconsole.sim import miner as mm
@@ -153,7 +158,8 @@ def test_second_switch_of_a_group_is_refused_while_one_runs(
         while not gate.with_suffix(".started").exists():
             await asyncio.sleep(0.05)
         again = await ctl.switch("row-a", "mining")  # same controller
-        other = DutyController(site, Journal.in_dir(tmp_path), ctl.io)  # e.g. a second window
+        other = DutyController(site, Journal.in_dir(tmp_path), ctl.io,  # e.g. a second window
+                               executors=ctl.executors)
         also = await other.switch("row-a", "mining")
         proc = await asyncio.to_thread(  # another process: the CLI
             cli, "duty", "set", "row-a", "mining", "--yes", "--config", cfg,
@@ -224,3 +230,12 @@ def test_cancel_stops_after_the_current_step(sim_site: SimSite, tmp_path: Path) 
     assert res.message.startswith("cancelled by the operator after step 1 of 2")
     assert all(s != mm.SLEEPING for s in states(sim_site))
     assert st.status == "degraded"
+
+
+def test_the_executors_handed_in_cover_every_action() -> None:
+    """core names the actions; their executors come from above core, and a set
+    that lacks one is refused when it is made, not at the step that needs it."""
+    assert set(EXECUTORS.device) | set(EXECUTORS.group) == set(ACTIONS)
+    device = {k: v for k, v in EXECUTORS.device.items() if k != "wait-metric"}
+    with pytest.raises(ValueError, match="duty executors missing for: wait-metric"):
+        Executors(device=device, group=EXECUTORS.group)

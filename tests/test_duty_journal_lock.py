@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from opsconsole.collectors.duty_actions import EXECUTORS
 from opsconsole.collectors.poller import CycleStats, Poller
 from opsconsole.core.duty import DutyController, Journal
 from opsconsole.core.duty.model import DONE
@@ -22,7 +23,7 @@ def test_polling_goes_on_while_another_process_holds_the_journal(
     journal = Journal.in_dir(tmp_path)
     cycles: list[CycleStats] = []
     poller = Poller(site, lambda _batch: None, on_cycle=cycles.append)
-    ctl = DutyController(site, journal, poller)
+    ctl = DutyController(site, journal, poller, executors=EXECUTORS)
     group = site.groups[0].id
     holder = LockHolder(journal.path)
 

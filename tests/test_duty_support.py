@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from opsconsole.collectors.duty_actions import EXECUTORS
 from opsconsole.collectors.poller import Poller
 from opsconsole.core.duty import DutyController, Journal
 from opsconsole.core.site import DutyStep, Site
+from opsconsole.sim import simulated_nvml
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -93,8 +95,9 @@ def popen_cli(*args: str | Path) -> subprocess.Popen[str]:
 async def with_controller(site: Site, data_dir: Path,
                           fn: Callable[[DutyController], Awaitable[T]],
                           read_only: bool = False) -> T:
-    poller = Poller(site, lambda batch: None)
-    ctl = DutyController(site, Journal.in_dir(data_dir), poller, read_only=read_only)
+    poller = Poller(site, lambda batch: None, simulated_nvml=simulated_nvml)
+    ctl = DutyController(site, Journal.in_dir(data_dir), poller, executors=EXECUTORS,
+                         read_only=read_only)
     try:
         return await fn(ctl)
     finally:

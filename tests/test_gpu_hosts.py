@@ -15,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from opsconsole.collectors.dcgm import parse_dcgm
+from opsconsole.collectors.duty_actions import EXECUTORS
 from opsconsole.collectors.http_scrape import (
     ScrapeError,
     parse_samples,
@@ -28,6 +29,7 @@ from opsconsole.core.readings import Reading, Status
 from opsconsole.core.report import poll_json
 from opsconsole.core.siteload import load_site
 from opsconsole.core.store import LiveStore
+from opsconsole.sim import simulated_nvml
 from opsconsole.sim.exporters import VllmSim, dcgm_page
 from opsconsole.sim.metrics_http import MetricsHttpServer
 from opsconsole.sim.nvml_sim import SimNvml
@@ -480,7 +482,8 @@ def test_wait_metric_verifies_a_group_really_serves(
 
     async def main():
         poller = Poller(site, lambda b: None)
-        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller)
+        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller,
+                             executors=EXECUTORS)
         try:
             plan = await ctl.plan("gpu-a", "inference")
             # the server starts generating 3 s into the switch
@@ -511,7 +514,8 @@ def test_wait_metric_fails_a_group_that_does_not_serve(
 
     async def main():
         poller = Poller(site, lambda b: None)
-        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller)
+        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller,
+                             executors=EXECUTORS)
         try:
             return await ctl.switch("gpu-a", "inference")
         finally:
@@ -537,8 +541,9 @@ def test_simulated_rack_serves_tokens_only_in_inference(tmp_path: Path) -> None:
     async def main():
         await sim.start()
         site = load_site(sim.write_config(tmp_path / "site.toml"))
-        poller = Poller(site, lambda b: None)
-        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller)
+        poller = Poller(site, lambda b: None, simulated_nvml=simulated_nvml)
+        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller,
+                             executors=EXECUTORS)
         try:
             first = {r.device: r for r in await poller.poll_once()}
             idle = await ctl.switch("gpu-a", "idle")

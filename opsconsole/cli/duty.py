@@ -68,16 +68,19 @@ def run(args: argparse.Namespace) -> int:
 
 async def _local(args: argparse.Namespace, site: Site) -> int:
     from opsconsole.cli.dutyflow import LocalDesk, act
+    from opsconsole.collectors.duty_actions import EXECUTORS
     from opsconsole.collectors.poller import Poller
     from opsconsole.core.duty import DutyController, Journal
     from opsconsole.core.duty.approvals import Approvals
     from opsconsole.core.duty.desk import DutyDesk
+    from opsconsole.sim import simulated_nvml
 
     data_dir = data_dir_for(args, site)
     journal = Journal.in_dir(data_dir)
     approvals = Approvals.in_dir(data_dir) if site.approval_kw is not None else None
-    poller = Poller(site, lambda batch: None)
-    ctl = DutyController(site, journal, poller, read_only=bool(args.read_only))
+    poller = Poller(site, lambda batch: None, simulated_nvml=simulated_nvml)
+    ctl = DutyController(site, journal, poller, executors=EXECUTORS,
+                         read_only=bool(args.read_only))
     try:
         return await act(args, LocalDesk(DutyDesk(ctl, approvals), poller))
     finally:

@@ -29,6 +29,8 @@ class CollectorRuntime:
     same loop before polling, for `--demo`: the simulated agents then live in
     process, on loopback UDP like real devices. Its site file is written to
     `demo_config` and loaded; `self.site` is set once `start()` returns.
+    `simulated_nvml` (sim.nvml_sim.SimNvml) makes the GPUs of `nvml = "simulated"`;
+    the ui hands it in (ui/bridge.py `local_runtime`): collectors never import sim.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class CollectorRuntime:
         demo_site: Any = None,
         demo_config: Path | None = None,
         batch_interval_s: float = 0.5,
+        simulated_nvml: Any = None,
     ):
         self.site = site
         self._on_batch = on_batch
@@ -47,6 +50,7 @@ class CollectorRuntime:
         self.demo_site = demo_site
         self.demo_config = demo_config
         self.batch_interval_s = batch_interval_s
+        self.simulated_nvml = simulated_nvml  # for `nvml = "simulated"`, from the ui
         self.loop: asyncio.AbstractEventLoop | None = None
         self.poller: Poller | None = None
         self._thread: threading.Thread | None = None
@@ -97,7 +101,8 @@ class CollectorRuntime:
             self.site = load_site(path)
         assert self.site is not None
         self.poller = Poller(self.site, self._on_batch, on_cycle=self._on_cycle,
-                             batch_interval_s=self.batch_interval_s)
+                             batch_interval_s=self.batch_interval_s,
+                             simulated_nvml=self.simulated_nvml)
         self._ready.set()
         try:
             # a first pass at once, so the window fills in seconds, not a cycle
@@ -116,6 +121,7 @@ class CollectorRuntime:
         collector thread. data_dir default: core.datadir.resolve_data_dir(site).
         Raises StorageError for a journal that cannot be opened."""
         if self._duty is None:
+            from opsconsole.collectors.duty_actions import EXECUTORS
             from opsconsole.core.datadir import resolve_data_dir
             from opsconsole.core.duty import DutyController, Journal
 
@@ -123,7 +129,7 @@ class CollectorRuntime:
                 raise RuntimeError("start() the runtime before asking for its duty controller")
             ddir = data_dir or resolve_data_dir(self.site).path
             self._duty = DutyController(self.site, Journal.in_dir(ddir), self.poller,
-                                        read_only=read_only)
+                                        executors=EXECUTORS, read_only=read_only)
         return self._duty
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> Future:

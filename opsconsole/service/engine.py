@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from opsconsole.collectors.duty_actions import EXECUTORS
 from opsconsole.collectors.poller import CycleStats, Poller
 from opsconsole.core.alarmlog import AlarmLog
 from opsconsole.core.alarms import Alarm, Event
@@ -57,8 +58,11 @@ def state_dict(st: GroupState) -> dict[str, Any]:
 
 class SiteEngine:
     def __init__(self, site: Site, data_dir: Path, *, read_only: bool = False,
-                 batch_interval_s: float = 0.5) -> None:
+                 batch_interval_s: float = 0.5, simulated_nvml: Any = None) -> None:
+        """`simulated_nvml`: what `nvml = "simulated"` polls (sim.nvml_sim.SimNvml,
+        handed in by cli/serve.py: the service never imports sim)."""
         self.site = site
+        self.simulated_nvml = simulated_nvml
         self.data_dir = Path(data_dir)
         self.read_only = read_only
         self.batch_interval_s = batch_interval_s
@@ -90,8 +94,10 @@ class SiteEngine:
         journal, approvals = await asyncio.to_thread(self._open_storage)
         self.state.exporter = self.collector
         self.poller = Poller(self.site, self._on_batch, on_cycle=self._on_cycle,
-                             batch_interval_s=self.batch_interval_s)
-        self.ctl = DutyController(self.site, journal, self.poller, read_only=self.read_only)
+                             batch_interval_s=self.batch_interval_s,
+                             simulated_nvml=self.simulated_nvml)
+        self.ctl = DutyController(self.site, journal, self.poller, executors=EXECUTORS,
+                                  read_only=self.read_only)
         self.ctl.add_listener(self._on_progress)
         self.desk = DutyDesk(self.ctl, approvals, measure=self.measured_kw)
         self.desk.add_listener(self._on_request)

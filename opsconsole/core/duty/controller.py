@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsconsole.core.duty import actions, planner
+from opsconsole.core.duty import planner
+from opsconsole.core.duty.executors import Executors
 from opsconsole.core.duty.journal import Journal
 from opsconsole.core.duty.model import (
     DEGRADED,
@@ -69,11 +70,15 @@ class _Run:
 
 
 class DutyController:
-    def __init__(self, site: Site, journal: Journal, io: actions.DeviceIO, *,
+    def __init__(self, site: Site, journal: Journal, io: Any, *, executors: Executors,
                  read_only: bool = False, concurrency: int = 64) -> None:
+        """`io`: the device access the executors use (a Poller), opaque here;
+        `executors`: the step actions, from a layer above core
+        (collectors/duty_actions.py EXECUTORS)."""
         self.site = site
         self.journal = journal
         self.io = io
+        self.executors = executors
         self.read_only = read_only
         self.concurrency = max(1, min(concurrency, site.max_concurrency))
         self._runs: dict[str, _Run] = {}
@@ -390,7 +395,7 @@ class DutyController:
         st = StepResult(pos, step.index, step.action)
         limit = step.timeout_s + GRACE_S
         if step.group_level:
-            fn = actions.GROUP_ACTIONS_RUN[step.action]
+            fn = self.executors.group[step.action]
             try:
                 ok, st.message, st.output = await asyncio.wait_for(fn(self.io, step), limit)
             except TimeoutError:
@@ -400,7 +405,7 @@ class DutyController:
                 ok, st.message = False, f"internal error: {type(exc).__name__}: {exc}"
             st.status = STEP_OK if ok else STEP_FAILED
             return st
-        act = actions.DEVICE_ACTIONS[step.action]
+        act = self.executors.device[step.action]
         sem = asyncio.Semaphore(self.concurrency)
         sid = run.switch_id
 

@@ -3,10 +3,10 @@ against its group's devices and their profiles, and what the planner needs
 to know about it (the devices it acts on, its default timeout).
 
 The site loader (core/siteload.py) finds the steps of `[groups.duties]` and
-hands each table to `check_step`; the executors live in duty/actions.py. A
-new action is one `@action(...)`-decorated check here and its executor
-there; nothing in the site loader changes. Messages are one line and never
-echo a secret (env values, URLs)."""
+hands each table to `check_step`; the executors live above core, in
+collectors/duty_actions.py. A new action is one `@action(...)`-decorated
+check here and its executor there; nothing in the site loader changes.
+Messages are one line and never echo a secret (env values, URLs)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The six duty actions. Device actions return one DeviceResult per device;
-group actions (command, http) one (ok, message, output).
+"""The duty actions' executors (core/duty/executors.py says what they are;
+core never imports this module: whoever wires a site hands EXECUTORS to the
+DutyController). Device actions return one DeviceResult per device; group
+actions (command, http) one (ok, message, output).
 
 Each action verifies its effect (read-back, telemetry, health) and bounds its
 own wait by the step's timeout, so a failure message can say what was last
@@ -26,6 +28,7 @@ from opsconsole.collectors.nvml import NvmlError, NvmlPermissionError
 from opsconsole.collectors.poller import build_target
 from opsconsole.collectors.snmp.engine import SnmpEngine, SnmpError
 from opsconsole.collectors.snmp_collector import convert, set_control
+from opsconsole.core.duty.executors import Executors
 from opsconsole.core.duty.model import DeviceResult, PlannedStep, redact_url
 from opsconsole.core.leash import CANNOT_START, argv_on_leash
 from opsconsole.core.readings import Reading, Status
@@ -300,3 +303,4 @@ async def http(io: DeviceIO, step: PlannedStep) -> tuple[bool, str, str]:
 
 
 GROUP_ACTIONS_RUN = {"command": command, "http": http}
+EXECUTORS = Executors(device=DEVICE_ACTIONS, group=GROUP_ACTIONS_RUN)
