@@ -1,14 +1,20 @@
 """Charts over history: one series (the site, a group or a device; one
 metric) over 1 h, 24 h, 7 d, 30 d or a custom range, read from the history
 database at the resolution that suits the range. Buckets draw as a min/max
-band with the mean as a line; raw samples as a line. Export as PNG or CSV."""
+band with the mean as a line; raw samples as a line. Export as PNG or CSV.
+
+The database is read on the dialog's own `history-read` thread (a 30-day
+span takes its time); the answer comes back through a Handoff, and only the
+answer to the latest question is drawn."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -30,6 +36,7 @@ from opsconsole.core.history import DB_NAME, SITE_KEY, HistoryReader, Series, gr
 from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.storage import HISTORY, StorageError, storage_error
 from opsconsole.core.store import AGGREGATES
+from opsconsole.ui.handoff import Handoff
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
 
@@ -47,6 +54,13 @@ class HistoryDialog(QDialog):
         self.clock = clock
         self.series: Series | None = None
         self.range_key = "1 h"
+        self.asked = 0  # reads asked for
+        self.answered = 0  # the read whose answer is shown (== asked: up to date)
+        pool = ThreadPoolExecutor(1, thread_name_prefix="history-read")
+        self._pool = pool
+        self._answers = Handoff(self)
+        self._answers.arrived.connect(self._on_answers)
+        self.destroyed.connect(lambda: pool.shutdown(wait=False, cancel_futures=True))
 
         self.target = QComboBox()
         self.target.addItem("Site", SITE_KEY)
@@ -54,13 +68,13 @@ class HistoryDialog(QDialog):
             self.target.addItem(f"Group {g.id}", group_key(g.id))
         for d in session.devices:
             self.target.addItem(d.id, d.id)
-        self.metric = QComboBox()
+        self.metric_box = QComboBox()  # not `metric`: that is QPaintDevice.metric(), Qt calls it
         self.target.currentIndexChanged.connect(self._fill_metrics)
-        self.metric.currentIndexChanged.connect(lambda _i: self.reload())
+        self.metric_box.currentIndexChanged.connect(lambda _i: self.reload())
         self.buttons = QButtonGroup(self)
         bar = QHBoxLayout()
         bar.addWidget(self.target)
-        bar.addWidget(self.metric)
+        bar.addWidget(self.metric_box)
         for k, label in enumerate([*RANGES, CUSTOM]):
             b = QPushButton(label)
             b.setCheckable(True)
@@ -117,18 +131,18 @@ class HistoryDialog(QDialog):
         return [m.name for m in CATALOGUE.values() if m.numeric and kind in m.kinds]
 
     def _fill_metrics(self) -> None:
-        self.metric.blockSignals(True)
-        self.metric.clear()
+        self.metric_box.blockSignals(True)
+        self.metric_box.clear()
         for m in self._metrics_for(str(self.target.currentData())):
             info = CATALOGUE.get(m)
-            self.metric.addItem(f"{info.label} ({info.unit})" if info and info.unit
+            self.metric_box.addItem(f"{info.label} ({info.unit})" if info and info.unit
                                 else (info.label if info else m), m)
-        self.metric.blockSignals(False)
+        self.metric_box.blockSignals(False)
         self.reload()
 
     def select(self, key: str, metric: str) -> None:
         self.target.setCurrentIndex(max(0, self.target.findData(key)))
-        self.metric.setCurrentIndex(max(0, self.metric.findData(metric)))
+        self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(metric)))
         self.reload()
 
     def set_range(self, key: str) -> None:
@@ -145,39 +159,48 @@ class HistoryDialog(QDialog):
         return now - RANGES[self.range_key], now
 
     # -- data -------------------------------------------------------------------------
-    def _reader(self) -> HistoryReader | None:
-        ddir = self.session.data_dir
-        if ddir is None or not (Path(ddir) / DB_NAME).exists():
-            return None
-        return HistoryReader(Path(ddir) / DB_NAME)
-
     def reload(self) -> None:
-        key, metric = self.target.currentData(), self.metric.currentData()
+        """Ask for the chosen series; it is drawn when the read comes back."""
+        key, metric = self.target.currentData(), self.metric_box.currentData()
         if key is None or metric is None:
             return
         since, until = self.span()
+        self.asked += 1
+        self.info.setText("Reading history…")
+        ask = (self.asked, self.session.data_dir, str(key), str(metric), since, until)
+        self._pool.submit(self._read, *ask)
+
+    def _read(self, n: int, ddir: Path | None, key: str, metric: str, since: float,
+              until: float) -> None:
+        """On the history-read thread: the series (None: no database yet) or the error."""
+        got: Series | BaseException | None = None
         try:
-            reader = self._reader()
-            series = None
-            if reader is not None:
+            if ddir is not None and (Path(ddir) / DB_NAME).exists():
+                reader = HistoryReader(Path(ddir) / DB_NAME)
                 try:
-                    series = reader.series(str(key), str(metric), since, until)
+                    got = reader.series(key, metric, since, until)
                 finally:
                     reader.close()
         except (StorageError, sqlite3.Error, OSError) as exc:  # corrupt or unreadable
-            err = exc if isinstance(exc, StorageError) else storage_error(
-                exc, Path(self.session.data_dir or ".") / DB_NAME, HISTORY)
+            got = exc
+        self._answers.put((n, ddir, key, metric, since, until, got))
+
+    def _on_answers(self, answers: list[tuple[Any, ...]]) -> None:
+        n, ddir, key, metric, since, until, got = answers[-1]
+        if n != self.asked:
+            return  # an older question: the answer to the latest is on its way
+        self.answered = n
+        if isinstance(got, BaseException):
+            err = got if isinstance(got, StorageError) else storage_error(
+                got, Path(ddir or ".") / DB_NAME, HISTORY)
             self.session.storage_faults.report_error(err)  # one log line; the banner
-            self.series = Series(str(key), str(metric), "raw")
+            self.series = Series(key, metric, "raw")
             self.info.setText(f"History cannot be read: {err.path}: {err.problem}")
-            self._draw(since, until)
-            return
-        if series is None:
-            self.series = Series(str(key), str(metric), "raw")
+        elif got is None:
+            self.series = Series(key, metric, "raw")
             self.info.setText("No history recorded for this site yet.")
         else:
-            self.series = series
-            s = self.series
+            self.series = s = got
             self.info.setText(f"{len(s)} points · resolution {s.resolution}"
                               + ("" if s.resolution == "raw" else " (min/max band, mean line)"))
         self._draw(since, until)

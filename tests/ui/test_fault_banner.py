@@ -140,6 +140,7 @@ def test_history_window_on_a_corrupt_history_says_so(qtbot, settings, tmp_path, 
     caplog.set_level(logging.WARNING)
     win = open_window(qtbot, settings, data)
     dlg = services.open_history(win)  # used to raise sqlite3.DatabaseError into Qt
+    qtbot.waitUntil(lambda: dlg.answered == dlg.asked, timeout=60_000)  # read off the GUI thread
     assert str(data / "history.sqlite") in dlg.info.text()
     assert "corrupt" in dlg.info.text()
     assert "History is not being recorded" in win.fault_banner.text()

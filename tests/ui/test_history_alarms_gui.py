@@ -107,16 +107,23 @@ def test_history_range_switch_reads_the_right_resolution(qtbot, session, tmp_pat
     write_history(session.data_dir)
     dlg = HistoryDialog(session, theme.DARK, clock=lambda: END)
     try:
-        check_ranges(dlg, tmp_path)
+        check_ranges(qtbot, dlg, tmp_path)
     finally:
         dispose(dlg)
 
 
-def check_ranges(dlg: HistoryDialog, tmp_path: Path) -> None:
+def drawn(qtbot, dlg: HistoryDialog) -> None:
+    """The answer to the latest question is drawn (read on the dialog's thread)."""
+    qtbot.waitUntil(lambda: dlg.answered == dlg.asked, timeout=60_000)
+
+
+def check_ranges(qtbot, dlg: HistoryDialog, tmp_path: Path) -> None:
     dlg.select("a-01", "temp_c")
+    assert dlg.answered < dlg.asked  # not read on the GUI thread: the answer comes queued
     seen = {}
     for key in ("1 h", "24 h", "7 d", "30 d"):
         dlg.set_range(key)
+        drawn(qtbot, dlg)
         assert dlg.series is not None and len(dlg.series) > 0, key
         seen[key] = (dlg.series.resolution, len(dlg.series))
     assert seen["1 h"] == ("raw", 13) and seen["24 h"][0] == "raw"
@@ -127,9 +134,11 @@ def check_ranges(dlg: HistoryDialog, tmp_path: Path) -> None:
     dlg.since_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(END - 2 * 86400)))
     dlg.until_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(END - 2 * 86400 + 6 * 3600)))
     dlg.set_range("Custom")
+    drawn(qtbot, dlg)
     assert dlg.series.resolution == "raw" and set(dlg.series.level) == {"1m"}
 
     dlg.set_range("1 h")
+    drawn(qtbot, dlg)
     out = tmp_path / "chart.csv"
     dlg.export_csv(out)
     rows = list(csv.reader(io.StringIO(out.read_text())))
