@@ -87,12 +87,19 @@ def test_two_person_rule(sim_site: SimSite, tmp_path: Path) -> None:
         audit = json.loads(svc.cli("audit", "--format", "json", token=wall).stdout)["records"]
         rows = [(r["user"], r["outcome"], (r["plan"].get("approval") or {})) for r in audit]
         assert rows[0][:2] == ("alice", "requested")
-        assert rows[1][:2] == ("bob", "done") and rows[1][2] == {
+        # a refused self-approval is audited, naming who tried (API and local alike)
+        assert rows[1] == ("alice", "refused", {
+            "request": 1, "requested_by": "alice@127.0.0.1",
+            "self_approval_refused": "alice@127.0.0.1"})
+        assert "nobody approves their own request" in audit[1]["message"]
+        assert rows[2][:2] == ("bob", "done") and rows[2][2] == {
             "request": 1, "requested_by": "alice@127.0.0.1", "approved_by": "bob@127.0.0.1"}
         me = os_user()
-        assert rows[2][:2] == (me, "requested")
-        assert rows[3][:2] == ("alice", "done") and rows[3][2]["requested_by"].startswith(me + "@")
-        assert rows[4][:2] == ("alice", "requested") and rows[5][:2] == ("bob", "rejected")
+        assert rows[3][:2] == (me, "requested")
+        assert rows[4][:2] == (me, "refused") and rows[4][2]["request"] == 2
+        assert rows[5][:2] == ("alice", "done") and rows[5][2]["requested_by"].startswith(me + "@")
+        assert rows[6][:2] == ("alice", "requested") and rows[7][:2] == ("bob", "rejected")
+        assert len(rows) == 8
         table = svc.cli("audit", token=wall).stdout
         assert "requested by alice@127.0.0.1, approved by bob@127.0.0.1" in table
     finally:

@@ -153,9 +153,22 @@ class DutyDesk:
         if req["status"] != PENDING:
             raise DeskError(f"request #{rid} is {req['status']}, not pending")
         if acting == "approve" and req["user"] == actor.user:
-            raise DeskError(f"nobody approves their own request: #{rid} was made by "
-                            f"{req['user']}; another operator must approve it")
+            text = (f"nobody approves their own request: #{rid} was made by "
+                    f"{req['user']}; another operator must approve it")
+            # the refused attempt is audited like any other refusal
+            self.ctl.journal.refuse(self._decision_plan(req, actor, "self_approval_refused"),
+                                    text)
+            raise DeskError(text)
         return req
+
+    @staticmethod
+    def _decision_plan(req: dict[str, Any], actor: Actor, decision: str) -> Plan:
+        """The request's switch as an audit row of `actor`'s decision on it."""
+        rid = req["id"]
+        return Plan(req["group"], req["from"], req["to"], SWITCH, user=actor.user,
+                    host=actor.host,
+                    approval={"request": rid, "requested_by": f"{req['user']}@{req['host']}",
+                              decision: f"{actor.user}@{actor.host}"})
 
     async def plan_approval(self, rid: int, actor: Actor,
                             measured_kw: Mapping[str, float] | None = None
@@ -197,10 +210,7 @@ class DutyDesk:
         assert self.approvals is not None
         if not self.approvals.decide(rid, REJECTED, actor.user, actor.host, comment):
             raise DeskError(f"request #{rid} is no longer pending")
-        plan = Plan(req["group"], req["from"], req["to"], SWITCH, user=actor.user,
-                    host=actor.host,
-                    approval={"request": rid, "requested_by": f"{req['user']}@{req['host']}",
-                              "rejected_by": f"{actor.user}@{actor.host}"})
+        plan = self._decision_plan(req, actor, "rejected_by")
         text = f"request #{rid} rejected by {actor.user}" + (f": {comment}" if comment else "")
         self.ctl.journal.note(plan, REJECTED_OUTCOME, text)
         decided = self.approvals.get(rid)
