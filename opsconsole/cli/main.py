@@ -32,6 +32,9 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
                    **d)
     p.add_argument("--token-file", type=Path, metavar="FILE",
                    help="the API token for --connect (default: $OPSCONSOLE_TOKEN)", **d)
+    p.add_argument("--ca-file", type=Path, metavar="PEM",
+                   help="trust this certificate (the service's own, or its CA) for an "
+                        "https:// --connect, instead of the system's CAs", **d)
 
 
 def build_parser() -> argparse.ArgumentParser:

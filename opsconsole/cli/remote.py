@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 def connect_or_exit(args: argparse.Namespace) -> SiteClient:
     try:
-        return SiteClient(args.connect, read_token(getattr(args, "token_file", None)))
+        return SiteClient(args.connect, read_token(getattr(args, "token_file", None)),
+                          ca_file=getattr(args, "ca_file", None))
     except ApiError as exc:
         print(f"opsconsole: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

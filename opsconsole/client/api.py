@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,28 @@ def check_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class SiteClient:
-    """`async with SiteClient(url, token) as c: doc = await c.snapshot()`."""
+def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """With `--ca-file`: trust that certificate (a site's own CA, or the
+    service's self-signed certificate) and no other; else None, the default
+    (the system's CAs, or the file named by SSL_CERT_FILE)."""
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ApiError(f"{ca_file}: not a readable PEM certificate for --ca-file ({why})",
+                       exit_code=EXIT_USAGE) from None
 
-    def __init__(self, url: str, token: str, *, timeout_s: float = 60.0) -> None:
+
+class SiteClient:
+    """`async with SiteClient(url, token) as c: doc = await c.snapshot()`;
+    `ca_file`: the certificate to trust for an https:// URL (tls_context)."""
+
+    def __init__(self, url: str, token: str, *, timeout_s: float = 60.0,
+                 ca_file: Path | None = None) -> None:
         self.base = check_url(url)
+        self._ssl = tls_context(ca_file)
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=timeout_s)
         self._session: aiohttp.ClientSession | None = None
@@ -88,8 +106,10 @@ class SiteClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            # the default SSL context: system CAs, or SSL_CERT_FILE for a site's own CA
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+            # no --ca-file: the default SSL context (system CAs, or SSL_CERT_FILE)
+            connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout,
+                                                  connector=connector)
         return self._session
 
     async def close(self) -> None:
@@ -99,6 +119,10 @@ class SiteClient:
 
     # -- transport ----------------------------------------------------------------
     def _fail(self, exc: BaseException) -> ApiError:
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return ApiError(f"cannot reach the site service at {self.base}: its certificate "
+                            f"is not trusted ({exc.certificate_error}); give the service's "
+                            "certificate or its CA with --ca-file", exit_code=EXIT_FAIL)
         return ApiError(f"cannot reach the site service at {self.base}: "
                         f"{type(exc).__name__}: {exc}", exit_code=EXIT_FAIL)
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, TypeVar
 
 from opsconsole.client.api import ApiError, SiteClient
@@ -29,8 +30,9 @@ class ClientRunner:
     except on 401/403 (a bad or revoked token), reported with `error`."""
 
     def __init__(self, url: str, token: str, on_message: Callable[[dict[str, Any]], None],
-                 on_state: Callable[[bool, float], None] | None = None) -> None:
-        self.client = SiteClient(url, token)
+                 on_state: Callable[[bool, float], None] | None = None,
+                 ca_file: Path | None = None) -> None:
+        self.client = SiteClient(url, token, ca_file=ca_file)
         self.on_message = on_message
         self.on_state = on_state
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -76,13 +76,18 @@ def run_gui(args: argparse.Namespace) -> int:
     read_only = bool(getattr(args, "read_only", False)) or wall
     connect: str | None = getattr(args, "connect", None)
     token = None
+    ca_file: Path | None = getattr(args, "ca_file", None)
     if connect is not None:  # a site service: the token first, a bad one is a usage error
         from opsconsole.client import ApiError, read_token
-        from opsconsole.client.api import check_url
+        from opsconsole.client.api import check_url, tls_context
 
         try:
             connect = check_url(connect)
-            token = read_token(getattr(args, "token_file", None))
+            tls_context(ca_file)  # a bad --ca-file is a usage error, at once
+            # an unattended wall shows a missing token file on screen and reads it
+            # again at each retry; the console and commands stop at once
+            token_file = getattr(args, "token_file", None)
+            token = "" if wall and token_file else read_token(token_file)
         except ApiError as exc:
             print(f"opsconsole: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -110,7 +115,8 @@ def run_gui(args: argparse.Namespace) -> int:
     if wall:  # its own window: no menus, no controls, no duty GUI (ui/wall)
         from opsconsole.ui.wall.run import run_wall
 
-        return run_wall(args, app, connect=(connect, token) if connect and token else None)
+        return run_wall(args, app, connect=(connect, token, ca_file)
+                        if connect and token is not None else None)
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
     win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
@@ -133,7 +139,7 @@ def run_gui(args: argparse.Namespace) -> int:
     keepalive.timeout.connect(lambda: None)
 
     if connect is not None and token is not None:
-        win.open_remote(connect, token)
+        win.open_remote(connect, token, ca_file)
     elif demo:
         win.open_demo()
     elif preloaded is not None:

@@ -244,12 +244,12 @@ class MainWindow(QMainWindow):
         self.start_site(None, demo_site=demo, source="demo (simulated site)")
         return True
 
-    def open_remote(self, url: str, token: str) -> None:
+    def open_remote(self, url: str, token: str, ca_file: Path | None = None) -> None:
         """Draw a site service's data (`--connect URL`): this process polls nothing."""
         from opsconsole.ui.remote import remote_factory
 
         self.remote_url = url
-        self.start_site(None, source=url, runtime_factory=remote_factory(url, token))
+        self.start_site(None, source=url, runtime_factory=remote_factory(url, token, ca_file))
 
     def show_problems(self, dialog: ProblemsDialog) -> None:
         self.dialog = dialog

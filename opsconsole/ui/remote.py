@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from opsconsole.client import ApiError, ClientRunner, SiteClient
@@ -56,17 +57,21 @@ START_TIMEOUT_S = 60.0  # the site model; a service still on its first pass answ
 OPERATOR_ROLES = ("operator", "admin")
 
 
-def remote_factory(url: str, token: str) -> Callable[..., RemoteRuntime]:
-    """A runtime factory for CollectorBridge (its site and demo arguments unused)."""
-    return functools.partial(RemoteRuntime, url=url, token=token)
+def remote_factory(url: str, token: str, ca_file: Path | None = None
+                   ) -> Callable[..., RemoteRuntime]:
+    """A runtime factory for CollectorBridge (its site and demo arguments unused);
+    `ca_file`: the certificate an https:// service is trusted by (--ca-file)."""
+    return functools.partial(RemoteRuntime, url=url, token=token, ca_file=ca_file)
 
 
 class RemoteRuntime:
     def __init__(self, site: Site | None, on_batch: Callable[[list[Reading]], None],
                  on_cycle: Callable[[CycleStats], None], *, url: str, token: str,
-                 demo_site: Any = None, batch_interval_s: float = 0.5) -> None:
+                 ca_file: Path | None = None, demo_site: Any = None,
+                 batch_interval_s: float = 0.5) -> None:
         self.url = url
         self._token = token
+        self._ca_file = ca_file
         self.on_batch = on_batch
         self.on_cycle = on_cycle
         self.site: Site | None = None
@@ -88,7 +93,8 @@ class RemoteRuntime:
     def start(self) -> None:
         """Blocks (the bridge calls it on a helper thread) until the site model is
         here; raises ApiError with one line when the service cannot be used."""
-        self.runner = ClientRunner(self.url, self._token, self._on_message, self._on_state)
+        self.runner = ClientRunner(self.url, self._token, self._on_message, self._on_state,
+                                   ca_file=self._ca_file)
         self.runner.start()
         try:
             who = self.runner.submit(lambda c: c.whoami()).result(START_TIMEOUT_S)

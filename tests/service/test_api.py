@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+from tests.fixtures.tls import self_signed
 from tests.service.conftest import http
 from tests.service.support import Service
 
@@ -134,29 +135,7 @@ def test_listen_rules(sim_site, tmp_path: Path) -> None:
 
 
 def test_tls(sim_site, tmp_path: Path) -> None:
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "opsconsole test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    self_signed(tmp_path)
     svc = Service(sim_site.config_path, tmp_path / "d", "--tls-cert", str(tmp_path / "cert.pem"),
                   "--tls-key", str(tmp_path / "key.pem"), scheme="https")
     tok = svc.token("v", "viewer", tmp_path)
@@ -169,6 +148,7 @@ def test_tls(sim_site, tmp_path: Path) -> None:
         assert json.loads(trusted.stdout)["site"] == "Simulated site"
         untrusted = svc.cli("poll", "--once", token=tok)
         assert untrusted.returncode == 1 and "cannot reach" in untrusted.stderr
+        assert "not trusted" in untrusted.stderr and "--ca-file" in untrusted.stderr
         assert tok.read_text().strip() not in untrusted.stderr
     finally:
         svc.stop()

@@ -72,8 +72,9 @@ class WallScreenshot(ScreenshotJob):
 
 
 def run_wall(args: argparse.Namespace, app: QApplication,
-             connect: tuple[str, str] | None = None) -> int:
-    """`connect`: (URL, token) of a site service to draw (a viewer token is enough)."""
+             connect: tuple[str, str, Path | None] | None = None) -> int:
+    """`connect`: (URL, token, CA file) of a site service to draw (a viewer
+    token is enough); an empty token: read `--token-file` at each start."""
     config: Path | None = getattr(args, "config", None)
     demo = bool(getattr(args, "demo", False))
     shot: Path | None = getattr(args, "screenshot", None)
@@ -104,7 +105,9 @@ def run_wall(args: argparse.Namespace, app: QApplication,
         cursor.start()
         inhibitor.inhibit()
     if connect is not None:
-        win.open_remote(*connect)
+        url, token, ca_file = connect
+        win.open_remote(url, token, ca_file,
+                        token_file=None if token else getattr(args, "token_file", None))
     elif demo:
         win.open_demo()
     else:  # parsed once, off the GUI thread: the first frame never waits for it

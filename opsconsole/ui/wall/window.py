@@ -189,10 +189,13 @@ class WallWindow(QWidget):
         else:
             self._start()
 
-    def open_remote(self, url: str, token: str) -> None:
+    def open_remote(self, url: str, token: str, ca_file: Path | None = None,
+                    token_file: Path | None = None) -> None:
         """A site service's data (`--wall --connect URL`): the wall polls nothing;
-        a lost service is retried by the client (and by the watchdog)."""
-        self._source = ("remote", (url, token))
+        a lost service is retried by the client (and by the watchdog). With
+        `token_file` the token is read from it at every start: a missing or
+        empty file is the banner's one line until it is there."""
+        self._source = ("remote", (url, token, ca_file, token_file))
         self._start()
 
     def open_site(self, site: Site) -> None:
@@ -208,9 +211,17 @@ class WallWindow(QWidget):
             self._load_file(src)  # -> _on_file_loaded or _on_file_problems
             return
         if kind == "remote":
+            from opsconsole.client import ApiError, read_token
             from opsconsole.ui.remote import remote_factory
 
-            self._start_bridge(None, None, remote_factory(*src))
+            url, token, ca_file, token_file = src
+            if token_file is not None:
+                try:
+                    token = read_token(token_file)
+                except ApiError as exc:
+                    self._on_failed(str(exc))  # the banner says it; the watchdog retries
+                    return
+            self._start_bridge(None, None, remote_factory(url, token, ca_file))
             return
         if kind == "demo" and self.embedded:  # the child service runs the simulated site
             self._start_bridge(None, None, self._embedded_factory(demo=True))
