@@ -53,6 +53,8 @@ def test_wall_waits_for_its_token_file_then_draws(qtbot, tls_svc: Service,
     win.open_remote(tls_svc.url, "", tls_svc.cert, token_file=token_file)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: "cannot read the token file" in win.source_state(), timeout=30_000)
     assert str(token_file) in win.source_state() and win.session is None
+    shown = win.waiting.text().replace("\u200b", "")  # (zero-width breaks after "/")
+    assert f"{token_file}: cannot read the token file" in shown and "retrying" in shown
     token_file.parent.mkdir()
     token_file.write_text(tls_svc.viewer.read_text())  # type: ignore[attr-defined]
     # the watchdog's next retry reads it (back-off: a generous wait, not a speed check)

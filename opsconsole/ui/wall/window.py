@@ -318,6 +318,8 @@ class WallWindow(QWidget):
         delay = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S)) - 1]
         log.warning("wall: data source failed (%s); retrying in %.0f s", error, delay)
         self._restart_at = self.clock() + delay
+        if self.session is None:  # nothing drawn yet: the screen says why, in one line
+            self.waiting.set_text(breakable(f"{error} (retrying in {delay:.0f} s)"))
         self.site_failed.emit(error)
 
     def _on_batch(self, batch: list[Reading]) -> None:
