@@ -134,7 +134,7 @@ t_deb=$(date +%s.%N)
 STAGE="$BUILD/deb"
 rm -rf "$STAGE"
 mkdir -p "$STAGE/DEBIAN" "$STAGE/opt" "$STAGE/usr/bin" "$STAGE/usr/share/applications" \
-  "$STAGE/usr/share/icons" "$STAGE/usr/share/doc/$APP_NAME/examples"
+  "$STAGE/usr/share/icons" "$STAGE/usr/share/doc/$APP_NAME/examples" "$STAGE/lib/systemd/system"
 cp -a "$BUNDLE" "$STAGE/opt/$APP_NAME"
 # relative: resolves the same under / and in a dpkg-deb -x tree (smoke test)
 ln -s "../../opt/$APP_NAME/$APP_NAME" "$STAGE/usr/bin/$APP_NAME"
@@ -148,6 +148,8 @@ subst resources/desktop/opsconsole-wall.desktop.in \
 subst resources/desktop/opsconsole-wall-autostart.desktop.in \
   "$STAGE/usr/share/doc/$APP_NAME/examples/$APP_NAME-wall.desktop"
 cp resources/examples/site.toml "$STAGE/usr/share/doc/$APP_NAME/examples/site.toml"
+# the site service (README "Run a site service"); /lib: where bookworm's systemd looks
+cp packaging/opsconsole-serve.service "$STAGE/lib/systemd/system/$APP_NAME-serve.service"
 cat > "$STAGE/usr/share/doc/$APP_NAME/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: $APP_NAME
@@ -195,19 +197,18 @@ $(echo "$APP_DESCRIPTION." | fold -s -w 72 | sed 's/ *$//; s/^/ /')
  under /opt/$APP_NAME. Start the console with "$APP_NAME", the read-only
  wall display with "$APP_NAME --wall". Examples (a site file, an autostart
  entry for a kiosk user) are in /usr/share/doc/$APP_NAME/examples.
+ .
+ The site service runs as the system user $APP_NAME from the unit
+ $APP_NAME-serve.service, installed but not enabled: write
+ /etc/$APP_NAME/site.toml, then "systemctl enable --now $APP_NAME-serve".
 EOF
-# One data dir root for every user of the machine (console, wall kiosk user, CLI):
-# core/datadir.py uses /var/lib/opsconsole/<site> when it exists. Group-writable
-# and set-group-id, so the files of one site stay shared by the opsconsole group.
-cat > "$STAGE/DEBIAN/postinst" <<'EOF'
-#!/bin/sh
-set -e
-if [ "$1" = configure ]; then
-  getent group opsconsole >/dev/null || addgroup --system opsconsole >/dev/null
-  install -d -o root -g opsconsole -m 2775 /var/lib/opsconsole
-fi
-EOF
-chmod 755 "$STAGE/DEBIAN/postinst"
+# Maintainer scripts (packaging/debian/): the service's system user and group,
+# /etc/opsconsole, /var/lib/opsconsole; the unit is installed, never enabled or
+# started by the package (it needs a site file first); each works without systemd
+# (containers, chroots).
+for script in postinst prerm postrm; do
+  install -m 755 "packaging/debian/$script" "$STAGE/DEBIAN/$script"
+done
 (cd "$STAGE" && find . -path ./DEBIAN -prune -o -type f -print0 | sort -z \
   | xargs -0 md5sum | sed 's| \./| |' > DEBIAN/md5sums)
 chmod -R u+rwX,go+rX,go-w "$STAGE"

@@ -8,6 +8,10 @@
 #   - `opsconsole -m opsconsole.sim.inference --help` (the demo duties' helper) exits 0
 #   - `opsconsole --demo --screenshot PNG` offscreen: a 1920x1080 picture with content
 #   - `opsconsole --wall --demo --screenshot PNG` offscreen: exits 0 with a picture
+#   - the site service as the .deb declares it (dpkg-deb -c/-I/-e): unit, user,
+#     folders, maintainer scripts, the kiosk autostart entry
+#   - as root: dpkg -i into a throwaway overlay of /, then the service run as its
+#     unit says (packaging/smoke-install.sh; OPSCONSOLE_SMOKE_INSTALL below)
 #
 #   packaging/smoke-test.sh           fresh build into build/packaging/smoke (gzip .deb: fast)
 #   packaging/smoke-test.sh --reuse   test dist/'s .deb from build-linux.sh, rebuilt only
@@ -22,7 +26,7 @@ REUSE=0
 for arg in "$@"; do
   case "$arg" in
     --reuse) REUSE=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "smoke-test.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -97,6 +101,48 @@ grep -qx "Version: $APP_VERSION" <<<"$control" && grep -qx "Architecture: $ARCH"
   && ok "control: $APP_NAME $APP_VERSION $ARCH, Depends on Qt's libraries" \
   || bad "control fields: $control"
 
+# ---------------------------------------------------------------- the site service, as declared
+# What the .deb holds and runs at install time, read with dpkg-deb alone.
+UNIT="lib/systemd/system/$APP_NAME-serve.service"
+grep -qE " \./$UNIT\$" <<<"$(dpkg-deb -c "$DEB")" && ok "dpkg-deb -c: /$UNIT" \
+  || bad "dpkg-deb -c: no /$UNIT"
+info=$(dpkg-deb -I "$DEB")
+for script in postinst prerm postrm; do
+  grep -qE "^ +[0-9]+ bytes, +[0-9]+ lines +\* +$script " <<<"$info" \
+    && ok "dpkg-deb -I: $script (executable)" || bad "dpkg-deb -I: no executable $script"
+done
+CTRL="$TMP/control"
+dpkg-deb -e "$DEB" "$CTRL"
+for script in postinst prerm postrm; do
+  sh -n "$CTRL/$script" && ok "$script: sh -n" || bad "$script: not valid sh"
+  # every systemctl call is guarded: no systemd (container, chroot) is no failure
+  if grep -q systemctl "$CTRL/$script" && ! grep -q '\[ -d /run/systemd/system \]' "$CTRL/$script"; then
+    bad "$script calls systemctl without checking for a running systemd"
+  fi
+done
+grep -q 'useradd --system' "$CTRL/postinst" && grep -q -- '--shell /usr/sbin/nologin' "$CTRL/postinst" \
+  && grep -q 'install -d -o opsconsole -g opsconsole -m 2770 /var/lib/opsconsole' "$CTRL/postinst" \
+  && ok "postinst: system user opsconsole (nologin), /var/lib/opsconsole opsconsole 2770" \
+  || bad "postinst: the user or the data dir is not made as documented"
+grep -qE 'systemctl +(enable|start|restart)' "$CTRL/postinst" \
+  && bad "postinst enables or starts the service (it needs a site file first)" \
+  || ok "postinst neither enables nor starts the service"
+[ ! -e "$CTRL/conffiles" ] && ! dpkg-deb -c "$DEB" | grep -q ' \./etc/' \
+  && ok "nothing shipped in /etc: an operator's files are never overwritten" \
+  || bad "the package ships files in /etc"
+for line in "User=opsconsole" "Group=opsconsole" "NoNewPrivileges=yes" "ProtectSystem=strict" \
+            "ReadWritePaths=/var/lib/opsconsole" "Restart=on-failure" \
+            "ConditionPathExists=/etc/$APP_NAME/site.toml" "WantedBy=multi-user.target"; do
+  grep -qx "$line" "$FS/$UNIT" || bad "unit: no '$line'"
+done
+grep -q "^ExecStart=/usr/bin/$APP_NAME serve --config /etc/$APP_NAME/site.toml " "$FS/$UNIT" \
+  && ok "unit: opsconsole serve --config /etc/$APP_NAME/site.toml as opsconsole, hardened" \
+  || bad "unit: ExecStart is not 'opsconsole serve --config /etc/$APP_NAME/site.toml'"
+grep -qE "^Exec=$APP_NAME --wall --connect https?://127\.0\.0\.1:[0-9]+ --token-file /etc/$APP_NAME/wall\.token" \
+  "$FS/usr/share/doc/$APP_NAME/examples/$APP_NAME-wall.desktop" \
+  && ok "autostart entry: the wall connects to the local service with /etc/$APP_NAME/wall.token" \
+  || bad "autostart entry does not connect to the local service with a token file"
+
 # ---------------------------------------------------------------- the program
 # A bare environment: nothing from the venv or the source tree can leak in.
 HOMEDIR="$TMP/home"
@@ -167,6 +213,49 @@ if out=$(run timeout 150 "$BIN" --wall --demo --screenshot "$WALL" --data-dir "$
 else
   bad "--wall --demo --screenshot: $(tail -3 <<<"$out")"
 fi
+
+# ---------------------------------------------------------------- installed, as root
+# dpkg -i, the user, folders and unit, then the service as its unit runs it
+# (packaging/smoke-install.sh). OPSCONSOLE_SMOKE_INSTALL: auto (default: as
+# root, in a throwaway overlay of / in its own mount namespace; skipped where
+# that is not allowed), overlay (the same, failing if impossible), system
+# (install into this machine: only in a throwaway CI container), no.
+MODE=${OPSCONSOLE_SMOKE_INSTALL:-auto}
+overlay_ok() {
+  [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && unshare -m sh -c \
+    "mkdir -p '$TMP/probe/u' '$TMP/probe/w' '$TMP/probe/m' && mount -t overlay overlay \
+     -o lowerdir=/,upperdir='$TMP/probe/u',workdir='$TMP/probe/w' '$TMP/probe/m'" 2>/dev/null
+}
+case "$MODE" in
+  no) echo "  skip  install checks (OPSCONSOLE_SMOKE_INSTALL=no)" ;;
+  system)
+    echo "smoke-test: installing into this machine (OPSCONSOLE_SMOKE_INSTALL=system)"
+    packaging/smoke-install.sh "$DEB" "$DIST" || fail=1 ;;
+  auto|overlay)
+    if overlay_ok; then
+      echo "smoke-test: dpkg -i into a throwaway overlay of / ($TMP/overlay)"
+      OV="$TMP/overlay"
+      mkdir -p "$OV/upper" "$OV/work" "$OV/root"
+      unshare -m bash -c '
+        set -e
+        OV=$1; DEB=$2; SELF=$3
+        mount --make-rprivate /
+        mount -t overlay overlay -o "lowerdir=/,upperdir=$OV/upper,workdir=$OV/work" "$OV/root"
+        mount -t proc proc "$OV/root/proc"
+        mount --rbind /dev "$OV/root/dev"
+        mount --rbind /sys "$OV/root/sys"
+        mkdir -p "$OV/root/var/tmp/smoke/out"
+        cp "$DEB" "$SELF" "$OV/root/var/tmp/smoke/"
+        chroot "$OV/root" bash /var/tmp/smoke/smoke-install.sh "/var/tmp/smoke/${DEB##*/}" \
+          /var/tmp/smoke/out' _ "$OV" "$DEB" "$ROOT/packaging/smoke-install.sh" || fail=1
+      cp "$OV"/upper/var/tmp/smoke/out/*.png "$DIST/" 2>/dev/null || true
+    elif [ "$MODE" = overlay ]; then
+      bad "install checks: no overlay mount here (needs root and a mount namespace)"
+    else
+      echo "  skip  install checks: not root, or no mount namespace here (OPSCONSOLE_SMOKE_INSTALL=system in a throwaway container)"
+    fi ;;
+  *) bad "OPSCONSOLE_SMOKE_INSTALL=$MODE: use auto, overlay, system or no" ;;
+esac
 
 t_end=$(date +%s)
 echo "smoke-test: build $((t_built - t0)) s, checks $((t_end - t_built)) s, total $((t_end - t0)) s;" \
