@@ -25,6 +25,8 @@ from opsconsole.sim.miner import ManualClock, SimMiner
 from opsconsole.sim.site import SimSite
 from tests.fixtures.hostile import HostileAgent
 from tests.fixtures.ports import free_udp_port
+from tests.fixtures.profiles import metric, write_profile
+from tests.fixtures.sites import device_toml, lan_credentials, site_toml
 from tests.fixtures.snmpd import PROFILES as SNMPD_PROFILES
 from tests.fixtures.snmpd import V3_USERS, SnmpdAgent, copy_snmpd_profiles
 from tests.fixtures.snmpsim_agent import SnmpsimAgent
@@ -50,14 +52,6 @@ def poll(site: Site) -> tuple[dict[str, Reading], dict[str, int]]:
     readings, stats = asyncio.run(main())
     assert len(readings) == len(site.devices())
     return {r.device: r for r in readings}, stats
-
-
-def device_toml(did: str, kind: str, address: str, profile: str, creds: str,
-                **extra: object) -> str:
-    lines = ["", "[[groups.devices]]", f'id = "{did}"', f'kind = "{kind}"',
-             f'address = "{address}"', f'profile = "{profile}"', f'credentials = "{creds}"']
-    lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in extra.items()]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- snmpd, user profiles
@@ -227,14 +221,11 @@ def test_unreachable_within_timeout_others_ok(lab_poll) -> None:
 def test_profile_override_by_name_beside_the_site(snmpd_agent: SnmpdAgent, tmp_path: Path) -> None:
     """A `profiles/` folder beside the site file overrides a shipped profile by name."""
     a = snmpd_agent
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "sim-miner.toml").write_text(
-        f'name = "sim-miner"\nkind = "miner"\n[metrics.hashrate_ths]\noid = "{a.int_oid}"\n'
-        "scale = 0.001\n")
-    (tmp_path / "site.toml").write_text(
-        '[site]\nname = "Override"\n[credentials.lan]\nversion = "2c"\ncommunity = "public"\n'
-        '[[groups]]\nid = "g"\nduty = "mining"\n'
-        + device_toml("m", "miner", f"{a.host}:{a.port}", "sim-miner", "lan"))
+    write_profile(tmp_path / "profiles", "sim-miner", "miner",
+                  metric("hashrate_ths", a.int_oid, scale=0.001))
+    (tmp_path / "site.toml").write_text(site_toml(
+        "Override", device_toml("m", "miner", f"{a.host}:{a.port}", "sim-miner", "lan"),
+        group="g"))
     readings, _ = poll(load_site(tmp_path / "site.toml", env={}))
     assert readings["m"].status is Status.OK, readings["m"].error
     assert readings["m"].metrics == {"hashrate_ths": pytest.approx(0.042)}
@@ -244,10 +235,9 @@ def test_profile_override_by_name_beside_the_site(snmpd_agent: SnmpdAgent, tmp_p
 
 def test_shipped_apc_rpdu2_against_snmpsim(snmpsim_agent: SnmpsimAgent, tmp_path: Path) -> None:
     a = snmpsim_agent
-    (tmp_path / "site.toml").write_text(
-        '[site]\nname = "APC"\n[credentials.apc]\nversion = "2c"\n'
-        f'community = "{a.community}"\n[[groups]]\nid = "row"\nduty = "mining"\n'
-        + device_toml("pdu-1", "pdu", f"{a.host}:{a.port}", "apc-rpdu2", "apc", timeout_s=3))
+    (tmp_path / "site.toml").write_text(site_toml(
+        "APC", device_toml("pdu-1", "pdu", f"{a.host}:{a.port}", "apc-rpdu2", "lan", timeout_s=3),
+        credentials=lan_credentials(a.community), group="row"))
     readings, _ = poll(load_site(tmp_path / "site.toml", env={}))
     r = readings["pdu-1"]
     assert r.status is Status.OK, r.error

@@ -13,32 +13,17 @@ import pytest
 
 from opsconsole.core.errors import summarize
 from opsconsole.core.profileload import MAX_FILE_BYTES, collect_profiles
+from tests.fixtures.profiles import control, metric, write_profile
+from tests.fixtures.sites import device_toml, site_toml
 from tests.fixtures.sites import site_problems as problems
 from tests.test_cli import cli, no_traceback
 
-HEAD = """[site]
-name = "Bounds"
-
-[credentials.lan]
-version = "2c"
-community = "public"
-
-[[groups]]
-id = "row-a"
-duty = "mining"
-
-[[groups.devices]]
-id = "pdu-1"
-kind = "pdu"
-address = "127.0.0.1:1161"
-profile = "apc-rpdu2"
-credentials = "lan"
-"""
+PDU = device_toml("pdu-1", "pdu", "127.0.0.1:1161", "apc-rpdu2", "lan")
+HEAD = site_toml("Bounds", PDU)
 
 
 def miner(extra: str = "", did: str = "m-1") -> str:
-    return (f'\n[[groups.devices]]\nid = "{did}"\nkind = "miner"\naddress = "127.0.0.1:1162"\n'
-            f'profile = "sim-miner"\ncredentials = "lan"\n{extra}\n')
+    return device_toml(did, "miner", "127.0.0.1:1162", "sim-miner", "lan") + f"{extra}\n"
 
 
 @pytest.mark.parametrize("extra, expect", [
@@ -63,14 +48,12 @@ def test_device_numbers_and_strings_have_ranges(tmp_path: Path, extra: str, expe
     (f'data_dir = "{"d" * 5000}"', "site.data_dir: too long (5,000 characters, at most 4,096)"),
 ])
 def test_site_settings_have_ranges(tmp_path: Path, table: str, expect: str) -> None:
-    errors = problems(tmp_path, HEAD.replace('name = "Bounds"\n', f'name = "Bounds"\n{table}\n')
-                      + miner())
+    errors = problems(tmp_path, site_toml("Bounds", PDU, miner(), site=table))
     assert any(expect in e for e in errors), errors
 
 
 def test_gpu_index_and_budgets(tmp_path: Path) -> None:
-    text = HEAD.replace('duty = "mining"\n', 'duty = "mining"\n'
-                        'expected_kw = { mining = 1e9 }\n') + miner()
+    text = site_toml("Bounds", PDU, miner(), group_keys="expected_kw = { mining = 1e9 }\n")
     text += '\n[[groups.devices]]\nid = "gpu-0"\nkind = "gpu"\nnvml_index = 70000\n'
     errors = problems(tmp_path, text)
     assert any("groups[0].expected_kw.mining: 1000000000.0 is out of range" in e for e in errors)
@@ -101,8 +84,7 @@ def test_duty_step_parameters_have_ranges(tmp_path: Path, step: str, expect: str
 ])
 def test_profile_oids_fit_the_wire(tmp_path: Path, oid: str, expect: str) -> None:
     pdir = tmp_path / "profiles"
-    pdir.mkdir()
-    (pdir / "p.toml").write_text(f'name = "p"\nkind = "pdu"\n[metrics.power_w]\noid = "{oid}"\n')
+    write_profile(pdir, "p", "pdu", metric("power_w", oid))
     [line] = collect_profiles(pdir).errors
     assert line.startswith(f"{pdir / 'p.toml'}: metrics.power_w.oid: ") and expect in line, line
 
@@ -133,8 +115,7 @@ def test_a_profile_fifo_beside_the_site_is_not_read(tmp_path: Path) -> None:
 
 def test_an_integer_too_long_for_python(tmp_path: Path) -> None:
     site = tmp_path / "site.toml"
-    site.write_text(HEAD.replace('name = "Bounds"', 'name = "Bounds"\nsnmp_retries = '
-                                 + "9" * 5000))
+    site.write_text(site_toml("Bounds", PDU, site="snmp_retries = " + "9" * 5000))
     p = cli("check-config", site, timeout=20)
     assert p.returncode == 2 and "TOML value out of range: an integer too long" in p.stderr
     no_traceback(p)
@@ -166,10 +147,8 @@ def test_the_example_and_a_simulated_site_still_pass(sim_site, tmp_path: Path) -
 
 def test_profile_strings_and_folders_have_bounds(tmp_path: Path) -> None:
     pdir = tmp_path / "profiles"
-    pdir.mkdir()
-    (pdir / "p.toml").write_text(
-        f'name = "p"\nkind = "pdu"\ndescription = "{"d" * 2000}"\n'
-        f'[controls.label]\noid = "1.3.6.1.4.1.318.1"\ntype = "string"\nvalue = "{"v" * 5000}"\n')
+    write_profile(pdir, "p", "pdu", control("label", "1.3.6.1.4.1.318.1", "string", "v" * 5000),
+                  description="d" * 2000)
     errors = collect_profiles(pdir).errors
     assert any("description: too long (2,000 characters" in e for e in errors), errors
     assert any("controls.label.value: too long for one SNMP value (5,000 bytes" in e
@@ -182,8 +161,8 @@ def test_profile_strings_and_folders_have_bounds(tmp_path: Path) -> None:
 
 
 def test_more_devices_than_the_console_starts_fast_on(tmp_path: Path) -> None:
-    body = "".join(f'\n[[groups.devices]]\nid = "m{i}"\nkind = "miner"\naddress = "127.0.0.1:9"\n'
-                   'profile = "sim-miner"\ncredentials = "lan"\n' for i in range(25_000))
+    body = "".join(device_toml(f"m{i}", "miner", "127.0.0.1:9", "sim-miner", "lan")
+                   for i in range(25_000))
     errors = problems(tmp_path, HEAD + body)
     assert errors == [f"{tmp_path / 'site.toml'}: groups: 25,001 devices: at most 25,000 per "
                       "site file (split the site)"], errors[:3]

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.ports import free_udp_port
+from tests.fixtures.profiles import metric, write_profile
+from tests.fixtures.sites import device_toml, site_toml
 from tests.test_cli import ROOT
 
 HANG_S = 10  # the issue: no hang over 10 s
@@ -27,32 +29,13 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
 
 
-PDU = ('\n[[groups.devices]]\nid = "pdu-1"\nkind = "pdu"\naddress = "127.0.0.1:9"\n'
-       'profile = "apc-rpdu2"\ncredentials = "lan"\n')
+PDU = device_toml("pdu-1", "pdu", "127.0.0.1:9", "apc-rpdu2", "lan")
 
 
 def site_text(port: int, extra_site: str = "", extra_device: str = "", more: str = "") -> str:
-    return f"""[site]
-name = "Hostile"
-snmp_timeout_s = 0.2
-snmp_retries = 0
-{extra_site}
-[credentials.lan]
-version = "2c"
-community = "public"
-
-[[groups]]
-id = "row-a"
-duty = "mining"
-
-[[groups.devices]]
-id = "m-1"
-kind = "miner"
-address = "127.0.0.1:{port}"
-profile = "sim-miner"
-credentials = "lan"
-{extra_device}
-{more}"""
+    miner = device_toml("m-1", "miner", f"127.0.0.1:{port}", "sim-miner", "lan")
+    return site_toml("Hostile", f"{miner}{extra_device}\n{more}",
+                     site=f"snmp_timeout_s = 0.2\nsnmp_retries = 0\n{extra_site}\n")
 
 
 @dataclass
@@ -86,17 +69,14 @@ def _rewrite(**kw: str) -> Callable[[Path, Path], None]:
 
 def _profile(oid: str) -> Callable[[Path, Path], None]:
     def do(site: Path, work: Path) -> None:
-        (site.parent / "profiles").mkdir()
-        (site.parent / "profiles" / "p.toml").write_text(
-            f'name = "p"\nkind = "pdu"\n[metrics.power_w]\noid = "{oid}"\n')
+        write_profile(site.parent / "profiles", "p", "pdu", metric("power_w", oid))
     return do
 
 
 def _many(site: Path, work: Path) -> None:
     text = site_text(free_udp_port())
     for i in range(2000):
-        text += (f'\n[[groups.devices]]\nid = "x-{i}"\nkind = "miner"\naddress = "127.0.0.1:9"\n'
-                 'profile = "sim-miner"\ncredentials = "lan"\nposition = -1\n')
+        text += device_toml(f"x-{i}", "miner", "127.0.0.1:9", "sim-miner", "lan", position=-1)
     site.write_text(text)
 
 

@@ -12,28 +12,18 @@ from opsconsole.core.errors import ConfigError
 from opsconsole.core.profileload import collect_profiles, load_profiles
 from opsconsole.core.readings import Status
 from opsconsole.core.siteload import load_site
+from tests.fixtures.profiles import metric, write_profile
+from tests.fixtures.sites import device_toml, lan_credentials, site_toml
 from tests.fixtures.snmpd import SnmpdAgent
-from tests.test_collect_real_agents import device_toml, poll
+from tests.test_collect_real_agents import poll
 
 
 def lab_site(tmp_path: Path, a: SnmpdAgent, metrics: str, kind: str = "pdu") -> Path:
-    pdir = tmp_path / "profiles"
-    pdir.mkdir()
-    (pdir / "lab.toml").write_text(f'name = "lab"\nkind = "{kind}"\n{metrics}')
+    write_profile(tmp_path / "profiles", "lab", kind, metrics)
     site = tmp_path / "site.toml"
-    site.write_text(f"""
-[site]
-name = "Lab"
-snmp_timeout_s = 1.0
-
-[credentials.lan]
-version = "2c"
-community = "{a.ro_community}"
-
-[[groups]]
-id = "rack"
-duty = "mining"
-""" + device_toml("dev-1", kind, f"{a.host}:{a.port}", "lab", "lan"))
+    site.write_text(site_toml(
+        "Lab", device_toml("dev-1", kind, f"{a.host}:{a.port}", "lab", "lan"),
+        site="snmp_timeout_s = 1.0\n", credentials=lan_credentials(a.ro_community), group="rack"))
     return site
 
 
@@ -85,9 +75,8 @@ sentinels = [40]
 ])
 def test_bad_sentinels_are_one_line(tmp_path: Path, value: str, problem: str) -> None:
     pdir = tmp_path / "profiles"
-    pdir.mkdir()
-    (pdir / "p.toml").write_text(f'name = "p"\nkind = "pdu"\n[metrics.power_w]\n'
-                                 f'oid = "1.3.6.1.4.1.318.1"\nsentinels = {value}\n')
+    write_profile(pdir, "p", "pdu", metric("power_w", "1.3.6.1.4.1.318.1"),
+                  f"sentinels = {value}\n")
     errors = collect_profiles(pdir).errors
     [line] = errors
     assert line.startswith(f"{pdir / 'p.toml'}: ") and problem in line, errors
