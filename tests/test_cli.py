@@ -20,6 +20,7 @@ from opsconsole.core.siteload import load_site
 from opsconsole.sim.site import SimSite
 from tests.fixtures.hostile import HostileAgent
 from tests.fixtures.ports import free_udp_port
+from tests.fixtures.sites import device_toml, site_toml
 from tests.fixtures.snmpd import V3_USERS, SnmpdAgent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,25 +90,9 @@ def test_check_config_example_without_env_names_the_variables() -> None:
         assert sum(var in line for line in lines) == 1, var
 
 
-MALFORMED = """
-[site]
-name = "Bad"
-poll_interval_s = 0.1
-
-[credentials.c]
-version = "2c"
-
-[[groups]]
-id = "g"
-duty = "mining"
-
-[[groups.devices]]
-id = "d"
-kind = "miner"
-address = "127.0.0.1:99999"
-profile = "sim-miner"
-credentials = "c"
-"""
+MALFORMED = site_toml(  # a poll interval too short, no community, a port out of range
+    "Bad", device_toml("d", "miner", "127.0.0.1:99999", "sim-miner", "c"),
+    site="poll_interval_s = 0.1\n", credentials='[credentials.c]\nversion = "2c"\n', group="g")
 
 
 def test_check_config_malformed_one_line_per_problem(tmp_path: Path) -> None:
@@ -302,37 +287,13 @@ version = "2c"
 community_env = "SECRET_AUTH"
 auth_key = "{V3_SECRET}"
 """
-    path.write_text(f"""
-[site]
-name = "Secrets"
-snmp_timeout_s = 0.5
-snmp_retries = 0
-{creds}
-[[groups]]
-id = "g"
-duty = "mining"
-
-[[groups.devices]]
-id = "wrong-community"
-kind = "host"
-address = "{a.host}:{a.port}"
-profile = "net-snmp-host"
-credentials = "lan"
-
-[[groups.devices]]
-id = "nobody-home"
-kind = "host"
-address = "127.0.0.1:{free_udp_port()}"
-profile = "net-snmp-host"
-credentials = "lan"
-
-[[groups.devices]]
-id = "wrong-key"
-kind = "host"
-address = "{a.host}:{a.port}"
-profile = "net-snmp-host"
-credentials = "v3"
-""")
+    path.write_text(site_toml(
+        "Secrets",
+        device_toml("wrong-community", "host", f"{a.host}:{a.port}", "net-snmp-host", "lan"),
+        device_toml("nobody-home", "host", f"127.0.0.1:{free_udp_port()}", "net-snmp-host",
+                    "lan"),
+        device_toml("wrong-key", "host", f"{a.host}:{a.port}", "net-snmp-host", "v3"),
+        site="snmp_timeout_s = 0.5\nsnmp_retries = 0\n", credentials=creds, group="g"))
     return path
 
 

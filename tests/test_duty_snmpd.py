@@ -10,32 +10,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fixtures.profiles import toml_keys
+from tests.fixtures.sites import device_toml, duty_toml, site_toml
 from tests.fixtures.snmpd import SnmpdAgent, copy_snmpd_profiles
 
-SITE = """[site]
-name = "snmpd lab"
-[credentials.lab]
-version = "2c"
-community = "{ro}"
-write_community = "{rw}"
-[[groups]]
-id = "lab"
-duty = "mining"
-[[groups.devices]]
-id = "lab-01"
-kind = "miner"
-address = "127.0.0.1:{port}"
-profile = "lab-switch"
-credentials = "lab"
-[[groups.duties.inference]]
-action = "snmp-set"
-targets = "miners"
-control = "sleep"
-[[groups.duties.mining]]
-action = "snmp-set"
-targets = "miners"
-control = "wake"
-"""
+
+def site_text(a: SnmpdAgent) -> str:
+    return site_toml(
+        "snmpd lab",
+        device_toml("lab-01", "miner", f"127.0.0.1:{a.port}", "lab-switch", "lab"),
+        duty_toml("inference", "snmp-set", targets="miners", control="sleep"),
+        duty_toml("mining", "snmp-set", targets="miners", control="wake"),
+        credentials="[credentials.lab]\n" + toml_keys(version="2c", community=a.ro_community,
+                                                      write_community=a.rw_community),
+        group="lab")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +43,7 @@ def test_duty_set_against_snmpd_and_read_only(snmpd_agent: SnmpdAgent, tmp_path:
     copy_snmpd_profiles(tmp_path)
     assert a.rw_initial == 7  # lab-switch's wake value
     site = tmp_path / "site.toml"
-    site.write_text(SITE.format(ro=a.ro_community, rw=a.rw_community, port=a.port))
+    site.write_text(site_text(a))
     data = str(tmp_path / "data")
     try:
         done = _cli("duty", "set", "lab", "inference", "--config", str(site), "--data-dir", data,

@@ -13,6 +13,8 @@ from opsconsole.core.metrics import CATALOGUE
 from opsconsole.core.paths import profiles_dir
 from opsconsole.core.profileload import load_profile_file, load_profiles
 from opsconsole.core.siteload import load_site
+from tests.fixtures.profiles import control, metric, write_profile
+from tests.fixtures.sites import device_toml, duty_toml, site_toml, write_site
 
 TEST_PROFILES = Path(__file__).parent / "data" / "sites" / "profiles"
 
@@ -40,8 +42,8 @@ def test_shipped_profiles_load() -> None:
         assert prof.name == name
         assert prof.kind in DEVICE_KINDS
         assert Path(prof.source).parent == profiles_dir()
-        for metric in prof.metrics:
-            assert prof.kind in CATALOGUE[metric].kinds
+        for name in prof.metrics:
+            assert prof.kind in CATALOGUE[name].kinds
 
 
 @pytest.mark.parametrize("name", ["sim-miner", "apc-rpdu2"])
@@ -85,17 +87,10 @@ def test_test_profiles_load() -> None:
 
 def test_extra_dir_overrides_and_adds(tmp_path: Path) -> None:
     extra = tmp_path / "profiles"
-    _write(
-        extra,
-        "my-host.toml",
-        'name = "net-snmp-host"\nkind = "host"\ndescription = "site-specific"\n'
-        '[metrics.load_1m]\noid = "1.3.6.1.4.1.2021.10.1.5.2"\nscale = 0.01\n',
-    )
-    _write(
-        extra,
-        "new-miner.toml",
-        'name = "new-miner"\nkind = "miner"\n[metrics.power_w]\noid = "1.3.6.1.4.1.32473.5.1.0"\n',
-    )
+    write_profile(extra, "net-snmp-host", "host",
+                  metric("load_1m", "1.3.6.1.4.1.2021.10.1.5.2", scale=0.01),
+                  file="my-host", description="site-specific")
+    write_profile(extra, "new-miner", "miner", metric("power_w", "1.3.6.1.4.1.32473.5.1.0"))
     profiles = load_profiles(extra)
     host = profiles["net-snmp-host"]
     assert host.description == "site-specific"
@@ -108,49 +103,17 @@ def test_extra_dir_overrides_and_adds(tmp_path: Path) -> None:
 def test_site_profiles_folder_overrides_and_adds(tmp_path: Path) -> None:
     """A profiles/ folder beside the site file: an override that adds a control
     the site uses, and a brand-new profile the site names."""
-    _write(
-        tmp_path / "profiles",
-        "net-snmp-host.toml",
-        'name = "net-snmp-host"\nkind = "host"\n'
-        '[metrics.uptime_s]\noid = "1.3.6.1.2.1.25.1.1.0"\nscale = 0.01\n'
-        '[controls.reboot]\noid = "1.3.6.1.4.1.2021.100.1.0"\ntype = "integer"\nvalue = 1\n',
-    )
-    _write(
-        tmp_path / "profiles",
-        "gw-miner.toml",
-        'name = "gw-miner"\nkind = "miner"\n'
-        '[metrics.hashrate_ths]\noid = "1.3.6.1.4.1.32473.7.1.0"\n',
-    )
-    site_file = _write(
-        tmp_path,
-        "site.toml",
-        """
-[site]
-name = "Override"
-[credentials.lan]
-version = "2c"
-community = "public"
-[[groups]]
-id = "g"
-duty = "idle"
-[[groups.devices]]
-id = "h-1"
-kind = "host"
-address = "10.0.0.1"
-profile = "net-snmp-host"
-credentials = "lan"
-[[groups.devices]]
-id = "m-1"
-kind = "miner"
-address = "10.0.0.2"
-profile = "gw-miner"
-credentials = "lan"
-[[groups.duties.idle]]
-action = "snmp-set"
-targets = ["h-1"]
-control = "reboot"
-""",
-    )
+    write_profile(tmp_path / "profiles", "net-snmp-host", "host",
+                  metric("uptime_s", "1.3.6.1.2.1.25.1.1.0", scale=0.01),
+                  control("reboot", "1.3.6.1.4.1.2021.100.1.0", "integer", 1))
+    write_profile(tmp_path / "profiles", "gw-miner", "miner",
+                  metric("hashrate_ths", "1.3.6.1.4.1.32473.7.1.0"))
+    site_file = write_site(tmp_path, site_toml(
+        "Override",
+        device_toml("h-1", "host", "10.0.0.1", "net-snmp-host", "lan"),
+        device_toml("m-1", "miner", "10.0.0.2", "gw-miner", "lan"),
+        duty_toml("idle", "snmp-set", targets=["h-1"], control="reboot"),
+        group="g", duty="idle"))
     site = load_site(site_file, env={})
     assert "reboot" in site.profiles["net-snmp-host"].controls
     assert site.profiles["gw-miner"].kind == "miner"

@@ -10,49 +10,17 @@ from pathlib import Path
 import pytest
 
 from opsconsole.core.siteload import load_site
-from tests.fixtures.sites import site_problems, write_site
+from tests.fixtures.profiles import metric, write_profile
+from tests.fixtures.sites import LAN, device_toml, duty_toml, site_problems, site_toml, write_site
 
-GOOD = """
-[site]
-name = "api"
-
-[credentials.miner-web]
-user = "root"
-password_env = "MINER_PW"
-
-[credentials.lan]
-version = "2c"
-community = "public"
-
-[[groups]]
-id = "row-a"
-duty = "mining"
-
-[[groups.devices]]
-id = "s19-017"
-kind = "miner"
-address = "10.0.3.17"
-api = "cgminer"
-firmware = "auto"
-credentials = "miner-web"
-
-[[groups.devices]]
-id = "m30-2"
-kind = "miner"
-address = "10.0.3.18:14028"
-api = "cgminer"
-firmware = "whatsminer"
-
-[[groups.duties.idle]]
-action = "miner-power"
-state = "sleep"
-targets = "miners"
-
-[[groups.duties.mining]]
-action = "miner-power"
-state = "wake"
-targets = ["s19-017"]
-"""
+GOOD = site_toml(
+    "api",
+    device_toml("s19-017", "miner", "10.0.3.17", creds="miner-web", api="cgminer",
+                firmware="auto"),
+    device_toml("m30-2", "miner", "10.0.3.18:14028", api="cgminer", firmware="whatsminer"),
+    duty_toml("idle", "miner-power", state="sleep", targets="miners"),
+    duty_toml("mining", "miner-power", state="wake", targets=["s19-017"]),
+    credentials='[credentials.miner-web]\nuser = "root"\npassword_env = "MINER_PW"\n\n' + LAN)
 
 
 def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
@@ -122,14 +90,11 @@ def test_check_config_cli(tmp_path):
 
 
 def test_miner_power_on_an_snmp_miner_needs_its_profiles_control(tmp_path):
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "no-sleep.toml").write_text(
-        'name = "no-sleep"\nkind = "miner"\n\n[metrics.hashrate_ths]\n'
-        'oid = "1.3.6.1.4.1.32473.1.1.0"\n')
-    text = GOOD.replace('[[groups.devices]]\nid = "m30-2"',
-                        '[[groups.devices]]\nid = "snmp-1"\nkind = "miner"\n'
-                        'address = "10.0.3.30"\nprofile = "no-sleep"\ncredentials = "lan"\n\n'
-                        '[[groups.devices]]\nid = "m30-2"')
+    write_profile(tmp_path / "profiles", "no-sleep", "miner",
+                  metric("hashrate_ths", "1.3.6.1.4.1.32473.1.1.0"))
+    text = GOOD.replace('\n[[groups.devices]]\nid = "m30-2"',
+                        device_toml("snmp-1", "miner", "10.0.3.30", "no-sleep", "lan")
+                        + '\n[[groups.devices]]\nid = "m30-2"')
     lines = problems(tmp_path, text)
     assert any('duties.idle[0].state: profile "no-sleep" (of snmp-1) has no control "sleep"'
                in line for line in lines), lines
