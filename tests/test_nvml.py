@@ -12,6 +12,7 @@ import pytest
 from opsconsole.collectors.nvml import (
     GPU_LOST,
     NO_DRIVER,
+    NO_SIMULATOR,
     NvmlCollector,
     NvmlPermissionError,
     NvmlUnavailableError,
@@ -279,9 +280,13 @@ def test_throttle_reason_decoding():
 def test_make_nvml_backend_modes():
     sim = make_nvml_backend("simulated", 3, 5, simulated=simulated_nvml)
     assert isinstance(sim, SimNvml) and len(sim.gpus) == 3
-    # the collectors never import the simulator: without one handed in, a clear error
-    with pytest.raises(NvmlUnavailableError, match='nvml = "simulated": this process'):
-        make_nvml_backend("simulated", 3, 5)
+    # the collectors never import the simulator: without one handed in, the
+    # GPUs read unreachable and say why, in one line
+    col = NvmlCollector(make_nvml_backend("simulated", 3, 5))
+    r = col.collect(gpu(0))
+    assert r.status is Status.UNREACHABLE and r.error == NO_SIMULATOR
+    with pytest.raises(NvmlUnavailableError, match="given no simulated GPUs"):
+        col.power_limit_constraints(gpu(0))
     assert make_nvml_backend("real", 3, 5) is None
     assert make_nvml_backend("auto", 3, 5) is None
     with pytest.raises(ValueError, match="simulated"):

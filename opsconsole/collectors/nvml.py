@@ -41,6 +41,8 @@ from opsconsole.core.site import Device
 
 NO_DRIVER = "NVML not available: no NVIDIA driver"
 GPU_LOST = "GPU lost (fell off the bus)"
+NO_SIMULATOR = ('nvml = "simulated", but this process was given no simulated GPUs '
+                "(opsconsole poll, duty, serve and the GUI hand them in)")
 NEEDS_ROOT = "setting a power limit needs root"
 
 _ABSENT: Any = object()  # the metric does not exist on this card
@@ -173,6 +175,8 @@ class NvmlCollector:
                 self._reason = (
                     NO_DRIVER if _code(e) in _NO_DRIVER_CODES else f"NVML not available: {e}"
                 )
+            except NvmlUnavailableError as e:  # _NoSimulator: says why already
+                self._reason = str(e)
             except Exception as e:  # broken bindings / library: still one line, no traceback
                 self._reason = f"NVML not available: {type(e).__name__}: {e}"
             else:
@@ -482,15 +486,21 @@ class SimulatedNvml(Protocol):
     def __call__(self, *, count: int, seed: int) -> Any: ...
 
 
+class _NoSimulator:
+    """The backend of `nvml = "simulated"` where no simulator was handed in:
+    its GPUs read unreachable with NO_SIMULATOR (a wiring gap, not a crash)."""
+
+    def nvmlInit(self) -> None:
+        raise NvmlUnavailableError(NO_SIMULATOR)
+
+
 def make_nvml_backend(mode: str, gpu_count: int, seed: int,
                       simulated: SimulatedNvml | None = None) -> Any | None:
     """The backend for the site file's `[site] nvml` key: `simulated(count=, seed=)`
     for "simulated", None (the real pynvml) for "real" and "auto"."""
     if mode == "simulated":
         if simulated is None:
-            raise NvmlUnavailableError('nvml = "simulated": this process was given no '
-                                       "simulated GPUs (opsconsole poll, duty, serve and the "
-                                       "GUI supply them)")
+            return _NoSimulator()
         return simulated(count=gpu_count, seed=seed)
     if mode in ("real", "auto"):
         return None
