@@ -13,6 +13,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QDateTime, QEvent, QItemSelectionModel
 from PySide6.QtWidgets import QWidget
 
+from opsconsole.core import alarmlog
 from opsconsole.core.duty.journal import os_user
 from opsconsole.core.history import HistoryWriter
 from opsconsole.core.readings import Reading, Status
@@ -22,6 +23,7 @@ from opsconsole.ui.history_view import HistoryDialog
 from opsconsole.ui.models.events import AlarmsModel
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.views.events_view import DeviceListView
+from tests.fixtures.sqlite_lock import LockHolder
 from tests.ui.fakes import make_batch, make_site
 
 
@@ -149,3 +151,35 @@ def check_ranges(qtbot, dlg: HistoryDialog, tmp_path: Path) -> None:
     assert rows[-1][1] == "raw" and float(rows[-1][3]) == pytest.approx(last, abs=1e-6)
     png = tmp_path / "chart.png"
     assert dlg.export_png(png) and png.stat().st_size > 1000
+
+
+def test_the_gui_thread_raises_alarms_while_another_process_holds_the_files(
+        qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console evaluates alarms on the GUI thread: with the alarm log and
+    the history write-locked by another process it still opens the site,
+    raises and shows the alarm, and writes nothing through the lock; once the
+    lock is gone the row is written. A GUI thread that wrote the row itself
+    would wait out the busy timeout and report a fault instead."""
+    monkeypatch.setattr(alarmlog, "BUSY_TIMEOUT_S", 120.0)
+    site = make_site(rows=1, miners_per_row=6, gpus=1)
+    data = tmp_path / "data"
+    earlier = SiteSession(site)  # the files of an earlier run
+    earlier.attach_storage(data)
+    earlier.stop()
+    holders = [LockHolder(data / name) for name in ("alarms.sqlite", "history.sqlite")]
+    s = SiteSession(site)
+    try:
+        s.attach_storage(data)  # opening and reading back need no write lock (WAL)
+        s.ingest(make_batch(site, temps={"a-05": 91.0}))
+        qtbot.waitUntil(lambda: s.alarms.alarm_count == 1)
+        log = s.alarm_log
+        assert log.written == 0 and not s.storage_faults.current()
+        for h in holders:
+            h.release()
+        assert log.flush(120)
+        assert [(r["subject"], r["key"]) for r in log.entries()] == [("a-05", "temp")]
+        assert not s.storage_faults.current()
+    finally:
+        for h in holders:
+            h.kill()
+        s.stop()
