@@ -76,8 +76,10 @@ async def _local(args: argparse.Namespace, site: Site) -> int:
     from opsconsole.sim import simulated_nvml
 
     data_dir = data_dir_for(args, site)
-    journal = Journal.in_dir(data_dir)
-    approvals = Approvals.in_dir(data_dir) if site.approval_kw is not None else None
+    # SQLite stays off the loop (a journal from before `origin_host` is migrated: a write)
+    journal = await asyncio.to_thread(Journal.in_dir, data_dir)
+    approvals = (await asyncio.to_thread(Approvals.in_dir, data_dir)
+                 if site.approval_kw is not None else None)
     poller = Poller(site, lambda batch: None, simulated_nvml=simulated_nvml)
     ctl = DutyController(site, journal, poller, executors=EXECUTORS,
                          read_only=bool(args.read_only))
@@ -85,6 +87,6 @@ async def _local(args: argparse.Namespace, site: Site) -> int:
         return await act(args, LocalDesk(DutyDesk(ctl, approvals), poller))
     finally:
         await poller.close()
-        journal.close()
+        await asyncio.to_thread(journal.close)
         if approvals is not None:
-            approvals.close()
+            await asyncio.to_thread(approvals.close)

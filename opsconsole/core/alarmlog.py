@@ -10,7 +10,9 @@ return at once; the `alarm-log` writer thread commits them in order, a
 batch per transaction. `raised` hands back a key of this log (not the row
 id, which the writer learns later): `acked` and `cleared` name the alarm by
 that key. A write that fails (locked too long, read-only, disk full) is a
-storage fault: the alarm is still shown, only its record is lost.
+storage fault: the alarm is still shown, only its record is lost. A process
+killed with -9 loses what was still queued (changes of the last moment);
+`close()` writes the queue out first.
 
 Reads (`open_alarms`, `entries`) use their own connection: in WAL they
 never wait on a writer, here or in another process.
