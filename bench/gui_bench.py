@@ -19,7 +19,17 @@ is 20,000, so a big site is served by several `opsconsole simulate` processes
 (at most SIM_MAX_MINERS miners each, `--row-offset` keeping their rows
 disjoint), whose site files are merged into one (`sim.site.merge_site_files`).
 
-Goals (issue 6): p99 < 16 ms, max < 100 ms, first frame < 3 s, RSS < 1 GB.
+`--modes local,connected` runs each size twice against the same simulators:
+`local`, the window polling in its own process (CollectorRuntime); then
+`connected`, the window as `opsconsole --connect URL --token-file F` runs it
+(MainWindow.open_remote, the RemoteRuntime and its client thread), against an
+`opsconsole serve` process over the same site on loopback, started before the
+window and measured once its first pass is done. The connected window's RSS is
+the console process alone (the service is another process).
+
+Goals (issue 6): p99 < 16 ms, max < 100 ms, first frame < 3 s, RSS < 1 GB;
+connected (issue 10): the same stalls and first frame, first data < 5 s,
+console RSS < 600 MB.
 """
 
 from __future__ import annotations
@@ -42,6 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 GOALS = {"p99_ms": 16.0, "max_ms": 100.0, "first_frame_s": 3.0, "rss_mb": 1024.0}
+CONNECTED_GOALS = {**GOALS, "first_data_s": 5.0, "rss_mb": 600.0}
+SERVICE_START_S = 600.0  # a service's first pass over 20,000 devices, on a loaded machine
 SIM_MAX_MINERS = 12000  # per simulator: 12,000 miners + 600 PDUs sockets, under 20,000 fds
 ROW = 40  # miners per row in the simulator: split on row boundaries
 
@@ -118,7 +130,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="diagnostic: do not write history (to see what the writer costs)")
     ap.add_argument("--switch-interval-ms", type=float, default=None,
                     help="override the GIL switch interval the GUI sets")
+    ap.add_argument("--modes", default="local",
+                    help="local (the window polls), connected (the window on an `opsconsole "
+                         "serve` process), or both: local,connected")
     ap.add_argument("--config", type=Path, help=argparse.SUPPRESS)  # child: the site file
+    ap.add_argument("--url", help=argparse.SUPPRESS)  # child: the service to connect to
+    ap.add_argument("--token-file", type=Path, help=argparse.SUPPRESS)  # child: its token
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)  # child: JSON out
     return ap.parse_args(argv)
 
@@ -126,19 +143,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    if args.config is not None:  # a child: one GUI on one site file
+    if args.config is not None or args.url is not None:  # a child: one GUI
         work = Path(tempfile.mkdtemp(prefix="opsconsole-gui-"))
         return run(args, args.config, work, T0)
     sizes = [args.miners] if args.miners else [int(v) for v in args.sizes.split(",") if v]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or any(m not in ("local", "connected") for m in modes):
+        raise SystemExit(f"--modes {args.modes!r}: use local, connected or local,connected")
     results: list[dict] = []
+    columns: list[str] = []
     for miners in sizes:
-        results.append(run_size(args, miners))
-    print_table(args, sizes, results)
+        for res in run_size(args, miners, modes):
+            results.append(res)
+            columns.append(f"{miners:,} {res['mode']}" if len(modes) > 1 else f"{miners:,}")
+    print_table(args, columns, results)
     return 0 if all(r.get("ok") for r in results) else 1
 
 
-def _child_argv(args: argparse.Namespace, config: Path, result: Path, miners: int) -> list[str]:
-    argv = [sys.executable, str(Path(__file__).resolve()), "--config", str(config),
+def _child_argv(args: argparse.Namespace, target: list[str], result: Path,
+                miners: int) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), *target,
             "--result", str(result), "--miners", str(miners), "--gpus", str(args.gpus),
             "--interval", str(args.interval), "--duration", str(args.duration),
             "--size", args.size]
@@ -151,38 +175,100 @@ def _child_argv(args: argparse.Namespace, config: Path, result: Path, miners: in
     return argv
 
 
-def run_size(args: argparse.Namespace, miners: int) -> dict:
+def start_service(config: Path, work: Path) -> tuple[subprocess.Popen, str, Path]:
+    """`opsconsole serve` over the site file on a free loopback port, a viewer
+    token for the console; returns once its first pass is done."""
+    import urllib.request
+
+    from opsconsole.service.tokens import TokenBook
+    from tests.fixtures.ports import free_tcp_port
+
+    data = work / "service-data"
+    token_file = work / "viewer.token"
+    token_file.write_text(TokenBook(data).create("bench", "viewer") + "\n", encoding="utf-8")
+    port = free_tcp_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (work / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "opsconsole", "serve", "--config",
+                             str(config), "--data-dir", str(data), "--listen",
+                             f"127.0.0.1:{port}"], cwd=ROOT, stdout=log, stderr=log)
+    deadline = time.monotonic() + SERVICE_START_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"opsconsole serve exited {proc.returncode}: "
+                             f"{(work / 'serve.log').read_text()[-400:]}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=10) as r:
+                if json.loads(r.read()).get("polled"):
+                    return proc, url, token_file
+        except OSError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"opsconsole serve: no first pass in {SERVICE_START_S:.0f} s")
+
+
+def run_size(args: argparse.Namespace, miners: int, modes: list[str]) -> list[dict]:
+    """Every mode's GUI process in turn, against the same simulators."""
     import psutil
 
     work = Path(tempfile.mkdtemp(prefix="opsconsole-bench-"))
-    load = os.getloadavg()[0]
-    print(f"\n== {miners} miners: starting simulators (load {load:.2f})", flush=True)
+    print(f"\n== {miners} miners: starting simulators (load {os.getloadavg()[0]:.2f})",
+          flush=True)
     sims, config = start_simulators(miners, args.gpus, args.interval, work)
-    result = work / "result.json"
     sim_ps = [psutil.Process(p.pid) for p in sims]
-    cpu0 = sum(p.cpu_times().user + p.cpu_times().system for p in sim_ps)
-    t0 = time.monotonic()
+    out: list[dict] = []
     try:
-        child = subprocess.run(_child_argv(args, config, result, miners), cwd=ROOT)
-        cpu1 = sum(p.cpu_times().user + p.cpu_times().system for p in sim_ps)
+        for mode in modes:
+            service = None
+            if mode == "connected":
+                service, url, token_file = start_service(config, work)
+                target = ["--url", url, "--token-file", str(token_file)]
+                print(f"   service up at {url} (first pass done)", flush=True)
+            else:
+                target = ["--config", str(config)]
+            load = os.getloadavg()[0]
+            print(f"   {mode}: GUI process (load {load:.2f})", flush=True)
+            result = work / f"result-{mode}.json"
+            procs = sim_ps + ([psutil.Process(service.pid)] if service is not None else [])
+            cpu0 = [sum(p.cpu_times()[:2]) for p in procs]
+            t0 = time.monotonic()
+            try:
+                child = subprocess.run(_child_argv(args, target, result, miners), cwd=ROOT)
+                cpu1 = [sum(p.cpu_times()[:2]) for p in procs]
+            finally:
+                if service is not None:
+                    service.terminate()
+                    try:
+                        service.wait(30)
+                    except subprocess.TimeoutExpired:
+                        service.kill()
+            if not result.exists():
+                print(f"GUI process failed (exit {child.returncode})", flush=True)
+                out.append({"miners": miners, "mode": mode, "ok": False})
+                continue
+            res = json.loads(result.read_text())
+            span = max(1e-9, time.monotonic() - t0)
+            res["sim_cpu_pct"] = 100.0 * sum(cpu1[:len(sims)][i] - cpu0[i]
+                                             for i in range(len(sims))) / span
+            if service is not None:
+                res["service_cpu_pct"] = 100.0 * (cpu1[-1] - cpu0[-1]) / span
+            res["simulators"] = len(sims)
+            res["load_before"] = load
+            res["mode"] = mode
+            out.append(res)
     finally:
         stop_simulators(sims)
-    if not result.exists():
-        print(f"GUI process failed (exit {child.returncode})", flush=True)
-        return {"miners": miners, "ok": False}
-    res = json.loads(result.read_text())
-    shutil.rmtree(work, ignore_errors=True)
-    res["sim_cpu_pct"] = 100.0 * (cpu1 - cpu0) / max(1e-9, time.monotonic() - t0)
-    res["simulators"] = len(sims)
-    res["load_before"] = load
-    return res
+        shutil.rmtree(work, ignore_errors=True)
+    return out
 
 
-def print_table(args: argparse.Namespace, sizes: list[int], results: list[dict]) -> None:
+def print_table(args: argparse.Namespace, columns: list[str], results: list[dict]) -> None:
     print(f"\nopsconsole GUI bench: miners (+ 1 PDU per 20 miners, + {args.gpus} GPUs), "
           f"{args.interval:g} s interval, {args.duration:.0f} s measured after first data, "
           f"window {args.size}, {os.cpu_count()} CPUs")
-    head = f"{'measure':<22}" + "".join(f"{m:>12,}" for m in sizes) + f"{'goal':>12}"
+    width = max(12, *(len(c) + 2 for c in columns))
+    head = f"{'measure':<22}" + "".join(f"{c:>{width}}" for c in columns) + f"{'goal':>12}"
     print(head)
     print("-" * len(head))
     rows = [("devices", "devices", "", None, "{:,.0f}"),
@@ -190,27 +276,29 @@ def print_table(args: argparse.Namespace, sizes: list[int], results: list[dict])
             ("stall p99", "p99_ms", "ms", GOALS["p99_ms"], "{:.1f}"),
             ("stall max", "max_ms", "ms", GOALS["max_ms"], "{:.1f}"),
             ("first frame", "first_frame_s", "s", GOALS["first_frame_s"], "{:.2f}"),
-            ("first data", "first_data_s", "s", None, "{:.2f}"),
+            ("first data", "first_data_s", "s", CONNECTED_GOALS["first_data_s"], "{:.2f}"),
             ("startup stall (max)", "startup_stall_ms", "ms", None, "{:.0f}"),
-            ("peak RSS", "rss_mb", "MB", GOALS["rss_mb"], "{:.0f}"),
+            ("peak RSS (console)", "rss_mb", "MB", CONNECTED_GOALS["rss_mb"], "{:.0f}"),
             ("live store", "store_mb", "MB", None, "{:.0f}"),
             ("readings ingested", "readings", "", None, "{:,.0f}"),
             ("GUI process CPU", "gui_cpu_pct", "%", None, "{:.0f}"),
             ("longest GC pause", "gc_max_ms", "ms", None, "{:.1f}"),
             ("simulators CPU", "sim_cpu_pct", "%", None, "{:.0f}"),
+            ("service CPU", "service_cpu_pct", "%", None, "{:.0f}"),
             ("load avg before", "load_before", "", None, "{:.2f}")]
     for name, key, unit, goal, fmt in rows:
         cells = ""
         for r in results:
             v = r.get(key)
             if v is None:
-                cells += f"{'-':>12}"
+                cells += f"{'-':>{width}}"
                 continue
             mark = "" if goal is None else (" " if v < goal else "!")
-            cells += f"{fmt.format(v) + mark:>12}"
+            cells += f"{fmt.format(v) + mark:>{width}}"
         goal_s = f"< {goal:g} {unit}" if goal is not None else ""
         print(f"{name + (f' ({unit})' if unit else ''):<22}{cells}{goal_s:>12}")
-    print("(! = misses the goal)")
+    print("(! = misses the goal; first data < 5 s and RSS < 600 MB are the connected "
+          "console's goals)")
 
 
 def watch_stalls(state: dict, threshold_ms: float, out: list[str]) -> None:
@@ -244,6 +332,7 @@ def time_handlers(state: dict) -> dict[str, list[float]]:
     import pyqtgraph as pg
 
     from opsconsole.ui.console import ConsoleView
+    from opsconsole.ui.replica import ReplicaFeed
     from opsconsole.ui.session import SiteSession
     from opsconsole.ui.views.charts import ChartsPanel
     from opsconsole.ui.views.rackmap import RackMap
@@ -251,6 +340,7 @@ def time_handlers(state: dict) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     targets = {"ingest slice": (SiteSession, "_take_slice"),
                "alarm tick (1 Hz)": (SiteSession, "_on_tick"),
+               "replica feed (alarms etc.)": (ReplicaFeed, "_apply"),
                "views refresh": (ConsoleView, "refresh"),
                "charts refresh": (ChartsPanel, "refresh"),
                "chart paint": (pg.GraphicsView, "paintEvent"),
@@ -271,8 +361,9 @@ def time_handlers(state: dict) -> dict[str, list[float]]:
     return out
 
 
-def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> int:
-    """The child: one GUI on one site file; results as JSON to args.result."""
+def run(args: argparse.Namespace, config: Path | None, work: Path, t_start: float) -> int:
+    """The child: one GUI on one site file (or connected to args.url); results
+    as JSON to args.result."""
     import numpy as np
     from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 
@@ -316,7 +407,13 @@ def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> i
     win.show()
     tick.start()  # from here: stalls while the site opens count as "startup stall"
     state["last"] = time.perf_counter()
-    win.open_file(config)
+    if args.url is not None:  # what `opsconsole --connect URL --token-file F` does
+        from opsconsole.client import read_token
+
+        win.open_remote(args.url, read_token(args.token_file))
+    else:
+        assert config is not None
+        win.open_file(config)
 
     late_start: list[float] = []  # before first data: opening the site, building views
 
@@ -408,7 +505,8 @@ def run(args: argparse.Namespace, config: Path, work: Path, t_start: float) -> i
         "gc_tracked": marks.get("gc_tracked"),
         "gc_frozen": marks.get("gc_frozen"),
     }
-    res["ok"] = all(res[k] < g for k, g in GOALS.items())
+    goals = CONNECTED_GOALS if args.url is not None else GOALS
+    res["ok"] = all(res[k] < g for k, g in goals.items())
     print(f"{args.miners} miners: " + ", ".join(
         f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()),
         flush=True)

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from opsconsole.client.gentle_json import loads_gently
+
 API = "/api/v1"
 TOKEN_ENV = "OPSCONSOLE_TOKEN"
 EXIT_FAIL, EXIT_USAGE, EXIT_REFUSED = 1, 2, 4
@@ -96,6 +98,12 @@ class SiteClient:
         self._headers = {"Authorization": f"Bearer {token}"}
         self._timeout = aiohttp.ClientTimeout(total=None, connect=10.0, sock_read=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        # a GUI's client thread (ClientRunner) decodes big documents in small
+        # steps, so the GUI thread is never locked out of the GIL for long
+        self.gentle = False
+
+    def _loads(self, text: str | bytes) -> Any:
+        return loads_gently(text) if self.gentle else json.loads(text)
 
     async def __aenter__(self) -> SiteClient:
         return self
@@ -145,6 +153,8 @@ class SiteClient:
                                             json=body) as resp:
                 if resp.status >= 400:
                     raise await self._error(resp)
+                if self.gentle:
+                    return loads_gently(await resp.read())
                 return await resp.json()
         except aiohttp.ClientError as exc:
             raise self._fail(exc) from None
@@ -267,7 +277,7 @@ class SiteClient:
                     on_open()
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
-                        yield json.loads(msg.data)
+                        yield self._loads(msg.data)
                     elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
                         break
         except aiohttp.WSServerHandshakeError as exc:

@@ -33,6 +33,7 @@ class ClientRunner:
                  on_state: Callable[[bool, float], None] | None = None,
                  ca_file: Path | None = None) -> None:
         self.client = SiteClient(url, token, ca_file=ca_file)
+        self.client.gentle = True  # its own thread, beside a GUI: big documents in steps
         self.on_message = on_message
         self.on_state = on_state
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -41,7 +41,9 @@ from opsconsole.core.duty.model import (
 from opsconsole.core.readings import Reading
 from opsconsole.core.site import Site
 from opsconsole.core.wire import (
+    alarm_from_dict,
     collected_ts,
+    event_from_dict,
     group_state_from_dict,
     iso_ts,
     plan_from_public,
@@ -50,6 +52,7 @@ from opsconsole.core.wire import (
     site_from_doc,
 )
 from opsconsole.ui.handoff import Handoff
+from opsconsole.ui.session import tune_interpreter
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,9 @@ class RemoteRuntime:
         self._lock = threading.Lock()
         self._early: list[dict[str, Any]] = []  # stream messages before the site is known
         self._stopped = False
+        # from now on the client's thread decodes megabytes beside the GUI thread:
+        # the GUI's GIL settings apply before the first frame, not once the site is here
+        tune_interpreter()
 
     # -- life ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -97,8 +103,8 @@ class RemoteRuntime:
                                    ca_file=self._ca_file)
         self.runner.start()
         try:
-            who = self.runner.submit(lambda c: c.whoami()).result(START_TIMEOUT_S)
-            doc = self.runner.submit(lambda c: c.site_model()).result(START_TIMEOUT_S)
+            who, doc = self.runner.submit(
+                lambda c: asyncio.gather(c.whoami(), c.site_model())).result(START_TIMEOUT_S)
             site = site_from_doc(doc)
         except BaseException:
             self.runner.stop()
@@ -159,7 +165,7 @@ class RemoteRuntime:
             ts = collected_ts(poll) or time.time()
             self._duty_states(msg.get("duty") or [])
             self.requests = {int(r["id"]): r for r in msg.get("requests") or []}
-            self.extras.put({k: v for k, v in msg.items() if k != "poll"})
+            self.extras.put(_prepared({k: v for k, v in msg.items() if k != "poll"}))
             self.on_batch([reading_from_entry(e, ts) for e in poll.get("devices") or []])
         elif kind == "readings":
             now = time.time()
@@ -180,7 +186,7 @@ class RemoteRuntime:
                     self.requests[int(req["id"])] = req
             elif kind == "duty" and self.controller is not None:
                 self.controller.tell(progress_from_dict(msg.get("event") or {}))
-            self.extras.put(msg)
+            self.extras.put(_prepared(msg))
 
     def _duty_states(self, docs: list[dict[str, Any]]) -> None:
         self.states = {s.group: s for s in (group_state_from_dict(d) for d in docs)}
@@ -190,6 +196,17 @@ class RemoteRuntime:
         return sorted((r for r in self.requests.values() if r.get("status") == "pending"
                        and (iso_ts(r.get("expires_at")) or now + 1) > now),
                       key=lambda r: r["id"])
+
+
+def _prepared(msg: dict[str, Any]) -> dict[str, Any]:
+    """The message with its alarms and events already made objects: done here,
+    on the client's thread, so the GUI thread only applies them (a snapshot
+    of a 20,000-device site carries 2,000 alarms)."""
+    if "alarms" in msg:
+        msg["alarms"] = [alarm_from_dict(a) for a in msg.get("alarms") or []]
+    if "events" in msg:
+        msg["events"] = [event_from_dict(e) for e in msg.get("events") or []]
+    return msg
 
 
 class RemoteDutyController:

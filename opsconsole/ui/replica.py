@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from opsconsole.core.wire import alarm_from_dict, event_from_dict
+from opsconsole.core.alarms import Alarm, Event
 from opsconsole.ui import units
 from opsconsole.ui.remote import RemoteRuntime
 from opsconsole.ui.session import SiteSession
@@ -48,27 +48,35 @@ class ReplicaFeed(QObject):
         runtime.extras.release()  # what came before this feed existed
 
     def _apply(self, msgs: list[dict[str, Any]]) -> None:
+        """Messages prepared on the client's thread (RemoteRuntime: alarms and
+        events are objects already). Each `alarms` message is the whole active
+        set, so of several that came together only the last is applied."""
         session = self.session
         requests = states = False
+        alarms: list[Alarm] | None = None
+        events: list[Event] = []
         for msg in msgs:
             kind = msg.get("type")
             if kind == "snapshot":
                 self.snapshots += 1
-                session.apply_alarms([alarm_from_dict(a) for a in msg.get("alarms") or []])
-                session.add_events([event_from_dict(e) for e in msg.get("events") or []])
+                alarms = msg.get("alarms") or []
+                events.extend(msg.get("events") or [])
                 requests = states = True
                 if not self.connected:
                     self._link(True, time.time(), "")
             elif kind == "alarms":
-                session.apply_alarms([alarm_from_dict(a) for a in msg.get("alarms") or []])
+                alarms = msg.get("alarms") or []
             elif kind == "events":
-                session.add_events([event_from_dict(e) for e in msg.get("events") or []])
+                events.extend(msg.get("events") or [])
             elif kind == "groups":
                 states = True
             elif kind == "request":
                 requests = True
             elif kind == "link":
                 self._link(bool(msg["connected"]), float(msg["since"]), str(msg.get("error", "")))
+        if alarms is not None:
+            session.apply_alarms(alarms)
+        session.add_events(events)
         if states:
             for gid, st in self.runtime.states.items():  # duty checks wait during a switch
                 session.alarms.set_duty(gid, st.duty, st.status)

@@ -31,7 +31,9 @@ from opsconsole.core.storage import StorageFaults
 from opsconsole.core.store import SITE, LiveStore
 from opsconsole.core.store import STATUS_CODES as store_status_codes
 
-SLICE = 1000  # readings per event-loop turn
+SLICE = 1000  # readings per event-loop turn, at most
+SLICE_MIN = 200  # ... and at least (each ingest has a fixed cost over all devices)
+SLICE_BUDGET_S = 0.006  # a slice aims at this much GUI-thread time (a 16 ms frame's share)
 GIL_SWITCH_S = 0.001  # the collector and history threads share the GIL with the GUI
 GC_GEN0 = 5000  # objects allocated between young collections (Python's default: 700)
 
@@ -96,6 +98,7 @@ class SiteSession(QObject):
         self.readings_in = 0
         self._queue: deque[Reading] = deque()
         self._slicing = False
+        self._slice_s_per_reading = SLICE_BUDGET_S / SLICE  # measured as slices run
         self._had_data = False
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
@@ -156,8 +159,15 @@ class SiteSession(QObject):
         self.last_cycle = stats
         self.cycle_done.emit(stats)
 
+    def _slice_size(self) -> int:
+        """Readings for the next slice: what fits the time budget at the rate
+        the last slices ran (a loaded machine gets smaller slices)."""
+        fit = int(SLICE_BUDGET_S / max(self._slice_s_per_reading, 1e-7))
+        return max(SLICE_MIN, min(SLICE, fit))
+
     def _take_slice(self) -> None:
-        n = min(SLICE, len(self._queue))
+        t0 = time.perf_counter()
+        n = min(self._slice_size(), len(self._queue))
         chunk = [self._queue.popleft() for _ in range(n)]
         if self._queue:
             QTimer.singleShot(0, self._take_slice)
@@ -181,6 +191,9 @@ class SiteSession(QObject):
             self._had_data = True
             freeze_heap()  # the site and its views are built
             self.first_data.emit()
+        elif len(chunk) >= SLICE_MIN:  # small slices say more about fixed costs than rate
+            per = (time.perf_counter() - t0) / len(chunk)
+            self._slice_s_per_reading = 0.7 * self._slice_s_per_reading + 0.3 * per
 
     def _sync_alarm_flags(self, events: list[Event]) -> set[int]:
         touched: set[int] = set()
@@ -270,8 +283,11 @@ class SiteSession(QObject):
 
     # -- a replica's alarms and events, as the service sends them -------------------------
     def apply_alarms(self, alarms: list[Alarm]) -> None:
-        """The service's whole active set (a replica evaluates nothing)."""
+        """The service's whole active set (a replica evaluates nothing). The
+        service resends it whole on every change; views hear only of changes."""
         subjects = self.alarms.replace(alarms)
+        if not subjects:
+            return
         touched: set[int] = set()
         for dev in subjects:
             i = self.store.index.get(dev)
