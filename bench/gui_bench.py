@@ -276,6 +276,7 @@ def print_table(args: argparse.Namespace, columns: list[str], results: list[dict
             ("stall p99", "p99_ms", "ms", GOALS["p99_ms"], "{:.1f}"),
             ("stall max", "max_ms", "ms", GOALS["max_ms"], "{:.1f}"),
             ("first frame", "first_frame_s", "s", GOALS["first_frame_s"], "{:.2f}"),
+            ("site known", "site_s", "s", None, "{:.2f}"),
             ("first data", "first_data_s", "s", CONNECTED_GOALS["first_data_s"], "{:.2f}"),
             ("startup stall (max)", "startup_stall_ms", "ms", None, "{:.0f}"),
             ("peak RSS (console)", "rss_mb", "MB", CONNECTED_GOALS["rss_mb"], "{:.0f}"),
@@ -414,6 +415,8 @@ def run(args: argparse.Namespace, config: Path | None, work: Path, t_start: floa
     else:
         assert config is not None
         win.open_file(config)
+    if win.bridge is not None:  # the site is known (connected: the site model is in)
+        win.bridge.started.connect(lambda _site: marks.setdefault("site", time.perf_counter()))
 
     late_start: list[float] = []  # before first data: opening the site, building views
 
@@ -491,6 +494,7 @@ def run(args: argparse.Namespace, config: Path | None, work: Path, t_start: floa
         "p99_ms": float(np.percentile(arr, 99)),
         "max_ms": float(np.max(arr)),
         "first_frame_s": marks.get("first_frame", np.nan) - t_start,
+        "site_s": marks.get("site", np.nan) - t_start,
         "first_data_s": marks.get("first_data", np.nan) - t_start,
         "startup_stall_ms": max(late_start, default=np.nan),
         "rss_mb": rss_mb,

@@ -100,6 +100,9 @@ def test_only_changed_rows_signal(qtbot):
     model.dataChanged.connect(lambda a, b, roles: seen.append((a.row(), b.row(), list(roles))))
     batch = [r for r in make_batch(site, seed=7) if r.device in ("a-02", "b-07")]
     s.ingest(batch)
+    s.ingest(batch[:1])  # the same row again, before the signal: still once
+    assert not seen  # gathered, signalled within COALESCE_MS
+    qtbot.waitUntil(lambda: bool(seen))
     rows = sorted(r for r, _b, _roles in seen)
     assert rows == sorted(model.row_of(s.store.index[d]) for d in ("a-02", "b-07"))
     assert all(a == b for a, b, _roles in seen)

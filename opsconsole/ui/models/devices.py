@@ -20,6 +20,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QColor
 
@@ -34,6 +35,7 @@ CHANGED_ROLES = [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
                  Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ToolTipRole, SORT_ROLE]
 Index = QModelIndex | QPersistentModelIndex
 MAX_RUNS = 64  # more runs of changed rows than this in one batch: signal the span
+COALESCE_MS = 200  # changed rows are signalled at most this often
 _ROOT = QModelIndex()  # the invisible root: a flat table has no children
 
 
@@ -129,6 +131,14 @@ class DevicesModel(QAbstractTableModel):
         stale.setAlpha(45)
         self._stale_bg = stale
         self._muted = QColor(theme.muted)
+        # changed rows are gathered and signalled at most every COALESCE_MS: at
+        # 20,000 devices a pass arrives as ~50 ingest slices, and a repaint of
+        # the visible rows per slice cost the GUI thread more than the slices
+        self._changed: list[np.ndarray] = []
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(COALESCE_MS)
+        self._flush.timeout.connect(self._signal_changed)
         session.updated.connect(self.on_updated)
 
     # -- shape ----------------------------------------------------------------
@@ -264,10 +274,19 @@ class DevicesModel(QAbstractTableModel):
 
     # -- updates ----------------------------------------------------------------
     def on_updated(self, changed: list[int]) -> None:
+        """Note the changed devices; dataChanged follows within COALESCE_MS."""
+        if not len(changed):
+            return
+        self._changed.append(np.asarray(changed, dtype=np.int64))
+        if not self._flush.isActive():
+            self._flush.start()
+
+    def _signal_changed(self) -> None:
         """dataChanged for the changed rows only, one signal per run of rows."""
+        changed, self._changed = self._changed, []
         if not changed or not len(self._order):
             return
-        rows = np.unique(self._row_of[np.asarray(changed, dtype=np.int64)])
+        rows = np.unique(self._row_of[np.concatenate(changed)])
         last = len(COLUMNS) - 1
         breaks = np.nonzero(np.diff(rows) != 1)[0] + 1
         # A batch touching rows all over a big table: one signal over the span

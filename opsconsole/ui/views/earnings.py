@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from opsconsole.core.economics import EARNING_DUTIES, Earning, EarningsBook, Prices, fmt_usd
@@ -55,8 +56,21 @@ class EarningsPanel(QScrollArea):
             h = QLabel(f"<b>{text}</b>")
             h.setAlignment(Qt.AlignmentFlag.AlignRight if col >= 2 else Qt.AlignmentFlag.AlignLeft)
             self.grid.addWidget(h, 0, col)
+        # the rows (a label per group and figure: 3,000 at 500 groups) are built
+        # when the tab is first shown or refreshed, not with the console
         self.scopes = [SITE] + [g.id for g in session.site.groups]
         self.cells: dict[str, list[QLabel]] = {}
+        lay.addLayout(self.grid)
+        self.note = QLabel()
+        self.note.setObjectName("muted")
+        self.note.setWordWrap(True)
+        lay.addWidget(self.note)
+        lay.addStretch(1)
+        self.setWidget(inner)
+        self._show_prices()
+
+    def _build_rows(self) -> None:
+        session = self.session
         for row, scope in enumerate(self.scopes, start=1):
             grp = session.site.group(scope)
             name = "Whole site" if grp is None else grp.name
@@ -68,14 +82,9 @@ class EarningsPanel(QScrollArea):
                     lab.setAlignment(Qt.AlignmentFlag.AlignRight)
                 self.grid.addWidget(lab, row, col)
             self.cells[scope] = labels
-        lay.addLayout(self.grid)
-        self.note = QLabel()
-        self.note.setObjectName("muted")
-        self.note.setWordWrap(True)
-        lay.addWidget(self.note)
-        lay.addStretch(1)
-        self.setWidget(inner)
-        self._show_prices()
+
+    def showEvent(self, ev: QShowEvent) -> None:
+        super().showEvent(ev)
         self.refresh(force=True)
 
     def _show_prices(self) -> None:
@@ -139,6 +148,8 @@ class EarningsPanel(QScrollArea):
         if not force and (now < self._next or not self.isVisible()):
             return
         self._next = now + REFRESH_S
+        if not self.cells:
+            self._build_rows()
         self._reader()
         store = self.session.store
         groups = []
