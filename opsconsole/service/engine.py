@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_KEPT = 1000  # recent alarm events served by /api/v1/events
 FIRST_PASS_WAIT_S = 120.0
+DUTIES_FIRST_WAIT_S = 5.0
 DUTIES_RETRY_S = 5.0
 
 
@@ -101,9 +102,12 @@ class SiteEngine:
         self.ctl.add_listener(self._on_progress)
         self.desk = DutyDesk(self.ctl, approvals, measure=self.measured_kw)
         self.desk.add_listener(self._on_request)
-        self._tasks = [asyncio.create_task(self._poll_forever(), name="poller"),
-                       asyncio.create_task(self._tick_forever(), name="alarm-tick"),
-                       asyncio.create_task(self._load_duties(), name="duties")]
+        duties = asyncio.create_task(self._load_duties(), name="duties")
+        # alarms judge a group by its journal duty (no hashrate alarm while idle): give
+        # the journal a moment before the first pass, never another process's whole lock
+        await asyncio.wait({duties}, timeout=DUTIES_FIRST_WAIT_S)
+        self._tasks = [duties, asyncio.create_task(self._poll_forever(), name="poller"),
+                       asyncio.create_task(self._tick_forever(), name="alarm-tick")]
 
     async def _load_duties(self) -> None:
         """The journal's duty per group for the alarms. Polling does not wait
