@@ -147,7 +147,9 @@ rc=$?
 
 # the kiosk autostart entry's command (the port swapped), offscreen
 entry=/usr/share/doc/$NAME/examples/$NAME-wall.desktop
-wall_cmd=$(sed -n 's/^Exec=//p' "$entry" 2>/dev/null)
+# (from the .deb itself where dpkg was told to leave /usr/share/doc out: slim containers)
+wall_cmd=$( { cat "$entry" 2>/dev/null || dpkg-deb --fsys-tarfile "$DEB" | tar -xO ".$entry"; } \
+  | sed -n 's/^Exec=//p')
 if [ -n "$wall_cmd" ]; then
   read -ra wcmd <<<"${wall_cmd/127.0.0.1:8470/127.0.0.1:$port}"
   mkdir -p "$WORK/home" "$WORK/run" && chmod 700 "$WORK/run"
