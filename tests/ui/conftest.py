@@ -68,3 +68,14 @@ def _no_dangling_threads():
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(QSettings(str(tmp_path / "opsconsole.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """The main window on a fake collector (tests/ui/fakes.py), not yet on a site."""
+    from tests.ui.fakes import FakeRuntime
+    from tests.ui.windows import shown_window
+
+    win = shown_window(qtbot, settings, runtime_factory=FakeRuntime)
+    yield win
+    win.close()

@@ -13,6 +13,7 @@ from opsconsole.ui.main_window import MainWindow
 from opsconsole.ui.wall.window import WallWindow
 from tests.fixtures.sim import FAST_TIMING
 from tests.test_duty_support import gate_argv, set_duties
+from tests.ui.windows import open_demo, shown_window
 
 # row-a: 12 miners + pdu-a1 (13 devices: typed confirmation); row-b: 4 miners +
 # pdu-b1 (5 devices); gpu-a: 2 simulated GPUs.
@@ -46,12 +47,8 @@ class GatedSite(SimSite):
 def open_window(qtbot: Any, settings: Any, data_dir: Path,
                 factory: Callable[[], SimSite] = small_site, read_only: bool = False,
                 size: tuple[int, int] = (1280, 800)) -> MainWindow:
-    win = MainWindow(settings, read_only=read_only, data_dir=data_dir, demo_factory=factory)
-    qtbot.addWidget(win)
-    win.resize(*size)
-    win.show()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        assert win.open_demo()
+    win = open_demo(qtbot, shown_window(qtbot, settings, size, read_only=read_only,
+                                        data_dir=data_dir, demo_factory=factory))
     qtbot.waitUntil(lambda: win.duty is not None and bool(win.duty.client.states),
                     timeout=10000)
     return win

@@ -11,9 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from opsconsole.sim.minerapi.flavours import FLAVOURS
-from opsconsole.ui.main_window import MainWindow
 from opsconsole.ui.models.devices import COLUMN_KEYS
 from opsconsole.ui.views.detail import DeviceDetail
+from tests.ui.windows import open_demo, shown_window
 
 
 def _cell(model, device_id: str, key: str) -> str:
@@ -23,13 +23,7 @@ def _cell(model, device_id: str, key: str) -> str:
 
 
 def test_api_rows_in_table_and_detail(qtbot, settings):
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.resize(1920, 1080)
-    win.show()
-    assert win.open_demo()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        pass
+    win = open_demo(qtbot, shown_window(qtbot, settings, (1920, 1080)))
     session = win.session
     store = session.store
     want = {f"c-{k + 1:02d}": FLAVOURS[k % len(FLAVOURS)] for k in range(12)}

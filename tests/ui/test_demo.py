@@ -9,18 +9,12 @@ import sys
 
 import pytest
 
-from opsconsole.ui.main_window import MainWindow
 from tests.ui.conftest import collector_threads
+from tests.ui.windows import open_demo, shown_window
 
 
 def test_demo_shows_live_numbers(qtbot, settings):
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    assert win.open_demo()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        pass
+    win = open_demo(qtbot, shown_window(qtbot, settings))
     qtbot.waitUntil(lambda: not win.session._queue, timeout=5000)
     win.console.refresh()
     header = win.console.header

@@ -14,6 +14,7 @@ from opsconsole.core.storage import HISTORY
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.window import WallWindow
 from tests.ui.duty_support import open_wall, open_window, small_site
+from tests.ui.windows import open_demo, shown_window
 
 GARBAGE = b"this is not an SQLite database\x00\xff" * 64
 FILES = {"duty.sqlite": "Duty switching is off", "history.sqlite": "History is not being",
@@ -60,14 +61,7 @@ def MainWindowFor(qtbot, settings, data: Path, journal_ok: bool):
     """The demo on `data`; open_window waits for the journal only when it can answer."""
     if journal_ok:
         return open_window(qtbot, settings, data)
-    from opsconsole.ui.main_window import MainWindow
-
-    win = MainWindow(settings, data_dir=data, demo_factory=small_site)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    with qtbot.waitSignal(win.first_data, timeout=30000):
-        assert win.open_demo()
+    win = open_demo(qtbot, shown_window(qtbot, settings, data_dir=data, demo_factory=small_site))
     assert win.duty is None  # no switching on a journal that cannot be read
     return win
 

@@ -10,19 +10,16 @@ import pytest
 
 from opsconsole.core.readings import Status
 from opsconsole.ui import units
-from opsconsole.ui.main_window import MainWindow
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.window import WallWindow
 from tests.ui.fakes import FakeRuntime, make_batch, make_site
 from tests.ui.wall_support import RuntimeLog
+from tests.ui.windows import shown_window
 
 
 @pytest.fixture
 def console(qtbot, settings):
-    win = MainWindow(settings, runtime_factory=FakeRuntime)
-    qtbot.addWidget(win)
-    win.resize(1600, 900)
-    win.show()
+    win = shown_window(qtbot, settings, (1600, 900), runtime_factory=FakeRuntime)
     win.start_site(make_site(), source="fake")
     with qtbot.waitSignal(win.first_data, timeout=5000):
         pass

@@ -8,16 +8,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from opsconsole.core.readings import Status
 from opsconsole.core.site import Group
-from opsconsole.ui.main_window import MainWindow
 from opsconsole.ui.views import tiles as tiles_mod
 from opsconsole.ui.wall import totals_page
 from opsconsole.ui.wall.totals_page import TotalsPage
 from opsconsole.ui.wall.window import WallWindow
-from tests.ui.fakes import FakeRuntime, make_batch, make_site
+from tests.ui.fakes import make_batch, make_site
 from tests.ui.wall_support import RuntimeLog
 
 
@@ -28,16 +25,6 @@ def many_groups(n: int):
                          (replace(d, group=f"g{k:04d}"),))
                    for k, d in enumerate(base.groups[0].devices))
     return replace(base, groups=groups)
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    win = MainWindow(settings, runtime_factory=FakeRuntime)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_console_strip_is_capped_and_finds_the_rest(qtbot, window, monkeypatch):

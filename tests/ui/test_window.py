@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from opsconsole.core.readings import Status
 from opsconsole.ui.dialogs import ProblemsDialog
 from opsconsole.ui.main_window import MainWindow
 from opsconsole.ui.models.devices import COLUMN_KEYS
 from opsconsole.ui.views.rackmap import RackMap
 from tests.ui.conftest import collector_threads
-from tests.ui.fakes import FakeRuntime, make_batch, make_site
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    win = MainWindow(settings, runtime_factory=FakeRuntime)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.close()
+from tests.ui.fakes import make_batch, make_site
 
 
 def _open(qtbot, win: MainWindow, **kw) -> None:
