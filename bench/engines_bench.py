@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import poller_bench
-from poller_bench import OIDS, Meter
+from poller_bench import OIDS, Meter, medians, print_ratios
 from snmpd_agent import Snmpd
 
 from opsconsole.collectors.snmp.engine import SnmpEngine, SnmpTarget
@@ -178,16 +177,10 @@ def main() -> None:
     rates: dict[str, tuple[float, float]] = {}
     for name, rs in runs.items():
         n = counts[name]
-        rate = statistics.median(n / m.wall for m, _ in rs)
-        cpu = statistics.median(1000 * m.cpu / n for m, _ in rs)
-        share = statistics.median(m.agent_share for m, _ in rs)
-        ok = min(ok for _, ok in rs)
+        rate, cpu, share, ok = medians(rs, n)
         rates[name] = (rate, cpu)
         print(f"{name:<30} {n:>6} {rate:>9.0f} {cpu:>12.3f} {share:>9.0%} {ok:>6}")
-    base_rate, base_cpu = rates["plain get_cmd loop"]
-    print("\nratios against the plain get_cmd loop (polls/s higher, CPU/poll lower is better):")
-    for name, (rate, cpu) in rates.items():
-        print(f"  {name:<30} polls/s x{rate / base_rate:6.2f}   CPU/poll x{cpu / base_cpu:.3f}")
+    print_ratios(rates)
     if "lean engine" in rates and "pysnmp engine" in rates:
         lr, lc = rates["lean engine"]
         pr, pc = rates["pysnmp engine"]

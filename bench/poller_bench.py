@@ -68,6 +68,23 @@ class Meter:
         self.agent_share = (sum(self.agent.cpu_times()[:2]) - self.a0) / self.wall
 
 
+def medians(rs: list[tuple[Meter, int]], polls: int) -> tuple[float, float, float, int]:
+    """Over the rounds of one side: median polls/s, CPU ms per poll and agent CPU
+    share, and the fewest polls that answered."""
+    return (statistics.median(polls / m.wall for m, _ in rs),
+            statistics.median(1000 * m.cpu / polls for m, _ in rs),
+            statistics.median(m.agent_share for m, _ in rs),
+            min(ok for _, ok in rs))
+
+
+def print_ratios(rates: dict[str, tuple[float, float]]) -> None:
+    """Each side's polls/s and CPU per poll against the plain get_cmd loop's."""
+    base_rate, base_cpu = rates["plain get_cmd loop"]
+    print("\nratios against the plain get_cmd loop (polls/s higher, CPU/poll lower is better):")
+    for name, (rate, cpu) in rates.items():
+        print(f"  {name:<30} polls/s x{rate / base_rate:6.2f}   CPU/poll x{cpu / base_cpu:.3f}")
+
+
 async def plain_loop(port: int, devices: int, lookup_mib: bool, agent: psutil.Process):
     """What a home-made script does: one get_cmd after another."""
     from pysnmp.hlapi.v3arch.asyncio import (
@@ -143,16 +160,10 @@ def main() -> None:
     print(f"{'side':<30} {'polls/s':>9} {'CPU ms/poll':>12} {'snmpd CPU':>10} {'ok':>6}")
     rates = {}
     for name, rs in runs.items():
-        rate = statistics.median(args.devices / m.wall for m, _ in rs)
-        cpu = statistics.median(1000 * m.cpu / args.devices for m, _ in rs)
-        share = statistics.median(m.agent_share for m, _ in rs)
-        ok = min(ok for _, ok in rs)
+        rate, cpu, share, ok = medians(rs, args.devices)
         rates[name] = (rate, cpu)
         print(f"{name:<30} {rate:>9.0f} {cpu:>12.3f} {share:>9.0%} {ok:>6}")
-    base_rate, base_cpu = rates["plain get_cmd loop"]
-    print("\nratios against the plain get_cmd loop (higher polls/s, lower CPU is better):")
-    for name, (rate, cpu) in rates.items():
-        print(f"  {name:<30} polls/s x{rate / base_rate:.2f}   CPU/poll x{cpu / base_cpu:.2f}")
+    print_ratios(rates)
 
 
 if __name__ == "__main__":
