@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,10 +22,13 @@ from opsconsole.core.alarmrules import AlarmRule
 from opsconsole.core.duty import Journal
 from opsconsole.core.duty.approvals import Approvals
 from opsconsole.core.site import Site
+from opsconsole.core.siteload import load_site
 from opsconsole.core.storage import ALARM_LOG
 from opsconsole.service.engine import SiteEngine
 from opsconsole.sim.site import SimSite
 from tests.fixtures.sqlite_lock import LockHolder
+from tests.service.support import interval
+from tests.test_duty_support import popen_cli
 from tests.test_poller import fast_site
 
 WARM = AlarmRule("temp_c", ">", -1000.0, name="any-temp", kind="miner")  # every miner, at once
@@ -149,3 +153,32 @@ def test_a_lock_held_past_the_busy_timeout_is_a_fault_and_polling_goes_on(
     assert seen["ack_lost"] is True  # its raise was lost: nothing to update
     assert isinstance(seen["extra_row"], int)
     assert seen["faults_after"] == []
+
+
+def test_poll_prints_every_cycle_while_another_process_holds_the_journal(
+        sim_site: SimSite, tmp_path: Path) -> None:
+    """`opsconsole poll` (continuous) reads each group's duty from the journal
+    every cycle, in a worker thread: with the journal write-locked by another
+    process it goes on printing one document per cycle, duties included."""
+    assert sim_site.config_path is not None
+    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1)
+    data = tmp_path / "data"
+    Journal.in_dir(data).close()
+    holder = LockHolder(data / "duty.sqlite")
+    proc = popen_cli("poll", "--config", cfg, "--data-dir", data, "--format", "json")
+    docs: list[dict] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # ends only if poll exits: it must not, while we read
+            if line.startswith("{"):
+                docs.append(json.loads(line))
+                if len(docs) == 3:
+                    break
+    finally:
+        proc.kill()
+        proc.wait()
+        holder.kill()
+    assert len(docs) == 3, "poll stopped printing"
+    for doc in docs:
+        assert {g["id"]: g["duty"] for g in doc["groups"]} == {
+            g.id: g.duty for g in load_site(cfg, env={}).groups}

@@ -41,15 +41,20 @@ def _quiet_loop_errors() -> None:
     asyncio.get_running_loop().set_exception_handler(handler)
 
 
-def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
-          fmt: str, data_dir: Path) -> None:
-    """Each group's duty is the journal's (read fresh: a switch may have run
-    since the last cycle), never the site file's starting duty."""
+def _states(site: Site, data_dir: Path) -> dict[str, GroupState]:
+    """Each group's duty from the journal, read fresh (a switch may have run
+    since the last cycle), never the site file's starting duty. SQLite: a
+    worker thread's job, not the poll loop's."""
     try:
-        states = read_group_states(site, data_dir)
+        return read_group_states(site, data_dir)
     except StorageError as exc:  # broke while polling: say so, never guess a duty
         print(f"opsconsole: {exc}", file=sys.stderr, flush=True)
-        states = {g.id: GroupState(g.id, "unknown", "unknown") for g in site.groups}
+        return {g.id: GroupState(g.id, "unknown", "unknown") for g in site.groups}
+
+
+async def _emit(site: Site, store: LiveStore, readings: list[Reading], cycle_s: float,
+                fmt: str, data_dir: Path) -> None:
+    states = await asyncio.to_thread(_states, site, data_dir)
     doc = poll_doc(site, store, readings, cycle_s, states)
     print(json.dumps(doc) if fmt == "json" else format_table(doc), flush=True)
 
@@ -65,7 +70,7 @@ async def _once(site: Site, fmt: str, data_dir: Path) -> None:
     finally:
         await poller.close()
     store.ingest(readings)
-    _emit(site, store, readings, cycle_s, fmt, data_dir)
+    await _emit(site, store, readings, cycle_s, fmt, data_dir)
 
 
 async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = None) -> None:
@@ -73,6 +78,16 @@ async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = N
     store = LiveStore(site)
     seen: dict[str, Reading] = {}
     sinks = sinks or Sinks()
+    cycles: asyncio.Queue[tuple[list[Reading], float]] = asyncio.Queue()
+
+    async def emit_each() -> None:
+        """One document per cycle, in order, while the poller goes on."""
+        while True:
+            readings, cycle_s = await cycles.get()
+            try:
+                await _emit(site, store, readings, cycle_s, fmt, data_dir)
+            except Exception:  # one bad document must not end the output
+                log.exception("poll: a cycle could not be printed")
 
     def on_batch(batch: list[Reading]) -> None:
         store.ingest(batch)
@@ -83,7 +98,7 @@ async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = N
     def on_cycle(stats: CycleStats) -> None:
         sinks.cycle(stats.duration_s)
         if seen:
-            _emit(site, store, list(seen.values()), stats.duration_s, fmt, data_dir)
+            cycles.put_nowait((list(seen.values()), stats.duration_s))
         c = stats.counts
         print(f"# cycle {stats.cycle}: {stats.polled} polled, {c['ok']} ok, "
               f"{c['partial']} partial, {c['unreachable']} unreachable, {c['error']} error, "
@@ -91,9 +106,11 @@ async def _forever(site: Site, fmt: str, data_dir: Path, sinks: Sinks | None = N
               file=sys.stderr, flush=True)
 
     poller = Poller(site, on_batch, on_cycle=on_cycle, simulated_nvml=simulated_nvml)
+    emitter = asyncio.create_task(emit_each())
     try:
         await poller.run()
     finally:
+        emitter.cancel()
         await poller.close()
 
 
