@@ -10,7 +10,8 @@
 #     `duty set` exits 4; SIGTERM stops it with 0; its files belong to it
 #   - the kiosk autostart entry's command, offscreen: draws with the token
 #     file, and shows a missing one in its banner
-#   - dpkg --purge: the program goes, the site's data and the user stay
+#   - dpkg -i again (the upgrade path); dpkg --purge: the program and the unit's
+#     enablement go, the site's data and the user stay
 #
 #   packaging/smoke-install.sh DEB OUT_DIR
 # Run by smoke-test.sh inside a throwaway root (an overlay of / in its own
@@ -191,10 +192,21 @@ else
   bad "data dir '$site_dir': ${strays:-$(ls -la "$site_dir" 2>&1 | head -5)}"
 fi
 
-# ---------------------------------------------------------------- purge
+# ---------------------------------------------------------------- upgrade, purge
+# the same version again: the upgrade path of postinst (configure with the old version)
+if out=$(dpkg -i "${force[@]}" "$DEB" 2>&1) && [ -s "$site_dir/duty.sqlite" ] \
+   && [ "$(stat -c '%U:%G %a' /var/lib/opsconsole)" = "opsconsole:opsconsole 2770" ]; then
+  ok "dpkg -i again (upgrade path): configured, data and folders as they were"
+else
+  bad "dpkg -i again: $(tail -3 <<<"$out")"
+fi
+# as `systemctl enable` would leave it: purge must not leave a dangling link
+wants=/etc/systemd/system/multi-user.target.wants
+mkdir -p "$wants" && ln -sf "$UNIT" "$wants/$NAME-serve.service"
 if out=$(dpkg --purge "$NAME" 2>&1) && [ ! -e "/opt/$NAME" ] && [ ! -e "$UNIT" ] \
+   && [ ! -L "$wants/$NAME-serve.service" ] \
    && [ -s "$site_dir/duty.sqlite" ] && getent passwd opsconsole >/dev/null; then
-  ok "dpkg --purge: program and unit gone; the site's data and the user kept"
+  ok "dpkg --purge: program, unit and its enablement gone; the site's data and the user kept"
 else
   bad "dpkg --purge: $(tail -3 <<<"$out")"
 fi
