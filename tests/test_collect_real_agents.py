@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from opsconsole.collectors.poller import Poller
-from opsconsole.collectors.snmp import ber
 from opsconsole.core.profileload import load_profiles
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Site
@@ -23,7 +21,7 @@ from opsconsole.core.siteload import load_site
 from opsconsole.sim.agent import SnmpAgentProtocol
 from opsconsole.sim.miner import ManualClock, SimMiner
 from opsconsole.sim.site import SimSite
-from tests.fixtures.hostile import HostileAgent
+from tests.fixtures.hostile import HostileAgent, datagrams, udp_socket, with_next_id
 from tests.fixtures.ports import free_udp_port
 from tests.fixtures.profiles import metric, write_profile
 from tests.fixtures.sites import device_toml, lan_credentials, site_toml
@@ -314,9 +312,7 @@ class _LateSpoofer:
     (a wrong_id agent that is also slow, so the id it names is surely pending)."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
+        self.sock = udp_socket()
         self.port = self.sock.getsockname()[1]
         self.proto = SnmpAgentProtocol(SimMiner("spoofer", 7, clock=ManualClock(5000.0)))
         self.received = threading.Event()
@@ -325,23 +321,14 @@ class _LateSpoofer:
         self.thread.start()
 
     def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
+        for data, addr in datagrams(self.sock, self.stop):
             good = self.proto.handle(data)
             self.received.set()
             if good is None:
                 continue
-            msg = ber.decode(good)
-            rid = (msg.pdu.request_id + 1) & 0x7FFFFFFF
             time.sleep(0.3)
             with contextlib.suppress(OSError):
-                self.sock.sendto(ber.encode(msg._replace(pdu=msg.pdu._replace(request_id=rid))),
-                                 addr)
+                self.sock.sendto(with_next_id(good), addr)
 
     def close(self) -> None:
         self.stop.set()
