@@ -42,6 +42,7 @@ from tests.gpu_host_support import (
     site_file,
     uuids,
 )
+from tests.test_duty_support import with_controller
 
 TRUE_RATE = 1500.0  # tokens/s the test's vLLM generates
 
@@ -473,30 +474,22 @@ def _duty_site(tmp_path: Path, url: str, timeout_s: float) -> Path:
 
 def test_wait_metric_verifies_a_group_really_serves(
         tmp_path: Path, http_server: MetricsHttpServer) -> None:
-    from opsconsole.core.duty import DutyController, Journal
-
     serving = {"rate": 0.0}
     vllm = VllmSim(lambda: serving["rate"], start_tokens=1000)
     url = http_server.route("/v", lambda: (200, vllm.page().encode()))
     site = load_site(_duty_site(tmp_path, url, 60))
 
-    async def main():
-        poller = Poller(site, lambda b: None)
-        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller,
-                             executors=EXECUTORS)
-        try:
-            plan = await ctl.plan("gpu-a", "inference")
-            # the server starts generating 3 s into the switch
-            asyncio.get_running_loop().call_later(3.0, serving.update, {"rate": 600.0})
-            entered = await ctl.switch("gpu-a", "inference")
-            serving["rate"] = 0.0
-            await asyncio.sleep(1.2)  # a window with nothing generated
-            left = await ctl.switch("gpu-a", "idle")
-            return plan, entered, left
-        finally:
-            await poller.close()
+    async def main(ctl):
+        plan = await ctl.plan("gpu-a", "inference")
+        # the server starts generating 3 s into the switch
+        asyncio.get_running_loop().call_later(3.0, serving.update, {"rate": 600.0})
+        entered = await ctl.switch("gpu-a", "inference")
+        serving["rate"] = 0.0
+        await asyncio.sleep(1.2)  # a window with nothing generated
+        left = await ctl.switch("gpu-a", "idle")
+        return plan, entered, left
 
-    plan, entered, left = asyncio.run(main())
+    plan, entered, left = asyncio.run(with_controller(site, tmp_path / "data", main))
     assert [s.devices for s in plan.steps] == [("v",)]  # "all": only what reports the metric
     assert entered.outcome == "done", entered.failures
     msg = entered.steps[0].devices[0].message
@@ -506,22 +499,11 @@ def test_wait_metric_verifies_a_group_really_serves(
 
 def test_wait_metric_fails_a_group_that_does_not_serve(
         tmp_path: Path, http_server: MetricsHttpServer) -> None:
-    from opsconsole.core.duty import DutyController, Journal
-
     vllm = VllmSim(lambda: 0.0)
     url = http_server.route("/v", lambda: (200, vllm.page().encode()))
     site = load_site(_duty_site(tmp_path, url, 3))
-
-    async def main():
-        poller = Poller(site, lambda b: None)
-        ctl = DutyController(site, Journal.in_dir(tmp_path / "data"), poller,
-                             executors=EXECUTORS)
-        try:
-            return await ctl.switch("gpu-a", "inference")
-        finally:
-            await poller.close()
-
-    result = asyncio.run(main())
+    result = asyncio.run(with_controller(site, tmp_path / "data",
+                                         lambda ctl: ctl.switch("gpu-a", "inference")))
     assert result.outcome == "degraded"
     (fail,) = result.failures
     assert fail.device == "v"
