@@ -44,7 +44,9 @@ def run_switch(app: QApplication, dlg: DutyDialog, cancel: bool = False) -> None
     wait(app, lambda: bool(done), 120)
 
 
-def main(out: Path) -> None:
+def demo_window() -> tuple[QApplication, MainWindow, themes.Theme]:
+    """The console on the demo at 1920x1080 (settings and data in a fresh temporary
+    folder), once the duty journal has answered and the first readings are in."""
     tmp = Path(tempfile.mkdtemp(prefix="opsconsole-shots-"))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     settings = Settings(QSettings(str(tmp / "opsconsole.ini"), QSettings.Format.IniFormat))
@@ -56,6 +58,11 @@ def main(out: Path) -> None:
     win.open_demo()
     wait(app, lambda: win.duty is not None and bool(win.duty.client.states)
          and win.session is not None and win.session.readings_in > 0)
+    return app, win, theme
+
+
+def main(out: Path) -> None:
+    app, win, theme = demo_window()
     time.sleep(1.0)
     app.processEvents()
     duty = win.duty

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from opsconsole.ui import theme as themes
 from opsconsole.ui.main_window import MainWindow
-from opsconsole.ui.settings import Settings
-from tests.ui.duty_screenshots import run_switch, wait
+from tests.ui.duty_screenshots import demo_window, run_switch
 
 
 def settle(app: QApplication, seconds: float) -> None:
@@ -44,16 +40,7 @@ def shoot(app: QApplication, win: MainWindow, tab: str, path: Path) -> None:
 
 
 def main(out: Path) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="opsconsole-shots-"))
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    settings = Settings(QSettings(str(tmp / "opsconsole.ini"), QSettings.Format.IniFormat))
-    themes.apply(app, themes.get(settings.theme))
-    win = MainWindow(settings, data_dir=tmp / "data")
-    win.resize(1920, 1080)
-    win.show()
-    win.open_demo()
-    wait(app, lambda: win.duty is not None and bool(win.duty.client.states)
-         and win.session is not None and win.session.readings_in > 0)
+    app, win, _ = demo_window()
     settle(app, 12.0)  # a few polls: sparklines and the history the estimates read
     out.mkdir(parents=True, exist_ok=True)
     shoot(app, win, "GPUs", out / "gpu-hosts-mining.png")
