@@ -29,6 +29,7 @@ from opsconsole.core.duty.desk import KINDS, Actor, DeskError, Outcome
 from opsconsole.core.duty.model import SWITCH, Plan
 from opsconsole.core.history.lookup import history_output
 from opsconsole.core.site import DUTIES
+from opsconsole.core.storage import SWITCHING as SWITCHING_AREA
 from opsconsole.core.wire import site_to_doc
 from opsconsole.service.auth import FailLimiter, auth_middleware, error, identity, needs
 from opsconsole.service.engine import SiteEngine, alarm_dict
@@ -123,6 +124,15 @@ def actor(request: web.Request) -> Actor:
     return Actor(identity(request).user, request.remote or "unknown")
 
 
+def switching_on(engine: SiteEngine) -> None:
+    """503 naming the fault when the journal could not be opened (the service
+    runs on without duty switching, engine.py)."""
+    if engine.ctl is None or engine.desk is None:
+        why = "; ".join(f"{f['path']}: {f['problem']}" for f in engine.faults()
+                        if f["area"] == SWITCHING_AREA) or "the journal cannot be used"
+        raise BadRequest(503, f"duty switching is off: {why}")
+
+
 def plan_doc(engine: SiteEngine, plan: Plan) -> dict[str, Any]:
     assert engine.desk is not None and engine.ctl is not None
     return {"plan": plan.public(), "summary": plan.summary_lines(),
@@ -182,6 +192,7 @@ async def duty_status(request: web.Request) -> web.Response:
 @needs("viewer")
 async def audit(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
+    switching_on(engine)
     assert engine.ctl is not None
     group = request.query.get("group")
     limit = int_param(request, "limit", 1, 10**9)
@@ -247,6 +258,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 # -- duty ---------------------------------------------------------------------------
 
 async def _plan_from(engine: SiteEngine, doc: dict[str, Any]) -> Plan:
+    switching_on(engine)
     assert engine.desk is not None
     kind = text_field(doc, "kind", required=False, choices=KINDS) or SWITCH
     group = text_field(doc, "group")
@@ -266,6 +278,7 @@ async def _audit_forbidden(request: web.Request, ident: Any) -> None:
     engine = request.app[ENGINE]
     with contextlib.suppress(BadRequest, DutyError, DeskError):
         plan = await _plan_from(engine, await body(request))
+        switching_on(engine)
         assert engine.desk is not None
         await engine.desk.run(plan, Actor(ident.user, request.remote or "unknown"),
                               refuse=f"role {ident.role} may not switch duty")
@@ -312,6 +325,7 @@ async def _stream_outcome(request: web.Request, head: dict[str, Any],
 @needs("operator")
 async def duty_run(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
+    switching_on(engine)
     assert engine.desk is not None
     doc = await body(request)
     refuse = text_field(doc, "refuse", required=False, max_len=500)
@@ -327,6 +341,7 @@ duty_run.on_forbidden = _audit_forbidden  # type: ignore[attr-defined]
 @needs("operator")
 async def duty_cancel(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
+    switching_on(engine)
     assert engine.ctl is not None
     group = text_field(await body(request), "group")
     assert group is not None
@@ -337,7 +352,8 @@ async def duty_cancel(request: web.Request) -> web.Response:
 @needs("viewer")
 async def requests_list(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    assert engine.desk is not None
+    if engine.desk is None:  # switching is off (a storage fault): nothing can be pending
+        return web.json_response({"requests": []})
     return web.json_response({"requests": await engine.desk.requests()})
 
 
@@ -351,6 +367,7 @@ def _rid(request: web.Request) -> int:
 @needs("operator")
 async def request_plan(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
+    switching_on(engine)
     assert engine.desk is not None
     req, plan = await engine.desk.plan_approval(_rid(request), actor(request))
     return web.json_response({"request": req, **plan_doc(engine, plan)})
@@ -359,6 +376,7 @@ async def request_plan(request: web.Request) -> web.Response:
 @needs("operator")
 async def request_approve(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
+    switching_on(engine)
     desk = engine.desk
     assert desk is not None
     doc = await body(request)
@@ -372,6 +390,7 @@ async def request_approve(request: web.Request) -> web.StreamResponse:
 @needs("operator")
 async def request_reject(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
+    switching_on(engine)
     assert engine.desk is not None
     comment = text_field(await body(request), "comment", required=False, max_len=2000) or ""
     out = await engine.desk.reject(_rid(request), actor(request), comment)

@@ -28,6 +28,7 @@ from opsconsole.core.readings import Reading
 from opsconsole.core.report import device_entry, poll_doc, scope_entry
 from opsconsole.core.site import Site
 from opsconsole.core.sitestate import SiteState
+from opsconsole.core.storage import StorageError, StorageFault
 from opsconsole.core.store import SITE
 from opsconsole.service.hub import Hub
 
@@ -55,6 +56,10 @@ def event_dict(e: Event) -> dict[str, Any]:
 
 def state_dict(st: GroupState) -> dict[str, Any]:
     return asdict(st) | {"label": st.label}
+
+
+def fault_dict(f: StorageFault) -> dict[str, Any]:
+    return {"area": f.area, "path": str(f.path), "problem": f.problem, "since": f.since}
 
 
 class SiteEngine:
@@ -88,15 +93,27 @@ class SiteEngine:
 
     # -- life -------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the data dir's files (StorageError for a journal that cannot
-        be used: no switching means no service), then poll in the background."""
+        """Open the data dir's files, then poll in the background. A journal or
+        approvals file that cannot be used turns duty switching off (ctl and
+        desk stay None) and is a storage fault, like a bad history or alarm
+        log: the service runs on and every client shows the fault."""
+        loop = asyncio.get_running_loop()
+
+        def faults_changed(_faults: list[StorageFault]) -> None:  # any thread (the writer's)
+            loop.call_soon_threadsafe(self._publish_faults)
+        self.state.storage_faults.add_listener(faults_changed)
         # SQLite files are opened in a worker thread (a journal from before
         # `origin_host` is migrated: a write); nothing runs on this loop yet.
-        journal, approvals = await asyncio.to_thread(self._open_storage)
+        opened = await asyncio.to_thread(self._open_storage)
         self.state.exporter = self.collector
         self.poller = Poller(self.site, self._on_batch, on_cycle=self._on_cycle,
                              batch_interval_s=self.batch_interval_s,
                              simulated_nvml=self.simulated_nvml)
+        if opened is None:  # switching is off (the fault says why): poll, record, serve
+            self._tasks = [asyncio.create_task(self._poll_forever(), name="poller"),
+                           asyncio.create_task(self._tick_forever(), name="alarm-tick")]
+            return
+        journal, approvals = opened
         self.ctl = DutyController(self.site, journal, self.poller, executors=EXECUTORS,
                                   read_only=self.read_only)
         self.ctl.add_listener(self._on_progress)
@@ -125,15 +142,24 @@ class SiteEngine:
                 self.state.alarms.set_duty(gid, st.duty, st.status)
             return
 
-    def _open_storage(self) -> tuple[Journal, Approvals]:
+    def _open_storage(self) -> tuple[Journal, Approvals] | None:
+        """The journal and approvals, or None (a storage fault) when they cannot be used."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        journal = Journal.in_dir(self.data_dir)
+        self.state.attach_storage(self.data_dir)  # history / alarm log faults: logged, run on
+        try:
+            journal = Journal.in_dir(self.data_dir)
+        except StorageError as exc:  # one log line (StorageFaults), no traceback
+            self.state.storage_faults.report_error(exc)
+            return None
         try:
             approvals = Approvals.in_dir(self.data_dir)
+        except StorageError as exc:
+            journal.close()
+            self.state.storage_faults.report_error(exc)
+            return None
         except BaseException:
             journal.close()
             raise
-        self.state.attach_storage(self.data_dir)  # history / alarm log faults: logged, run on
         return journal, approvals
 
     def _close_storage(self) -> None:
@@ -239,6 +265,14 @@ class SiteEngine:
                 self.state.alarms.set_duty(group, st["duty"], st["status"])
         self.hub.publish("groups", groups=states)
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The data dir's storage faults now (journal, history, alarm log)."""
+        return [fault_dict(f) for f in sorted(self.state.storage_faults.current(),
+                                              key=lambda f: f.area)]
+
+    def _publish_faults(self) -> None:
+        self.hub.publish("faults", faults=self.faults())
+
     def _on_request(self, req: dict[str, Any] | None) -> None:
         if req is not None:
             self.hub.publish("request", request=req)
@@ -256,7 +290,8 @@ class SiteEngine:
     async def group_states(self) -> list[dict[str, Any]]:
         """Each group's duty and switch state from the journal (read in a thread:
         another process may hold the file's lock)."""
-        assert self.ctl is not None
+        if self.ctl is None:  # switching is off: no duty is known (a storage fault)
+            return []
         states = await asyncio.to_thread(self.ctl.states)
         return [state_dict(st) for st in states.values()]
 
@@ -265,20 +300,19 @@ class SiteEngine:
 
     async def snapshot(self) -> dict[str, Any]:
         """The `poll --once --format json` document of the latest readings."""
-        assert self.ctl is not None
-        states = await asyncio.to_thread(self.ctl.states)
+        states = await asyncio.to_thread(self.ctl.states) if self.ctl is not None else {}
         readings = [r for r in self.state.store.latest if r is not None]
         return poll_doc(self.site, self.state.store, readings, self.cycle_s, states)
 
     async def stream_snapshot(self, user: str, role: str) -> dict[str, Any]:
         """The push stream's first message (and its answer to an overflow)."""
-        assert self.desk is not None
         seq = self.hub.seq
         return {"type": "snapshot", "seq": seq, "user": user, "role": role,
                 "read_only": self.read_only, "poll": await self.snapshot(),
                 "duty": await self.group_states(), "alarms": self.alarms(),
-                "requests": await self.desk.requests(),
-                "events": list(self.events)[-100:]}
+                "requests": await self.desk.requests() if self.desk is not None else [],
+                "events": list(self.events)[-100:], "faults": self.faults(),
+                "data_dir": str(self.data_dir)}
 
     async def wait_first_pass(self, timeout: float = FIRST_PASS_WAIT_S) -> bool:
         try:

@@ -86,6 +86,10 @@ class FaultBanner(QLabel):
             self.feed.changed.connect(self.show_faults)
         self.show_faults(faults.current() if faults is not None else [])
 
+    def set_warnings(self, warnings: list[str]) -> None:
+        self.warnings = list(warnings)
+        self.show_faults(self.faults)
+
     def show_faults(self, faults: list[StorageFault]) -> None:
         self.faults = list(faults)
         lines = fault_lines(self.faults) + self.warnings

@@ -5,14 +5,18 @@ band with the mean as a line; raw samples as a line. Export as PNG or CSV.
 
 The database is read on the dialog's own `history-read` thread (a 30-day
 span takes its time); the answer comes back through a Handoff, and only the
-answer to the latest question is drawn."""
+answer to the latest question is drawn.
+
+Connected to a site service (the embedded default, `--connect`), the history
+is the service's: `fetch` asks /api/v1/history on the client's thread, and
+its answer comes back through the same Handoff."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +46,29 @@ from opsconsole.ui.theme import Theme
 
 RANGES = {"1 h": 3600, "24 h": 86400, "7 d": 7 * 86400, "30 d": 30 * 86400}
 CUSTOM = "Custom"
+# (history key, metric, since, until) -> a Future of the API's {"doc", "csv"}
+Fetch = Callable[[str, str, float, float], "Future[Any]"]
+
+
+class ServiceError(Exception):
+    """The site service did not answer a history question (one line)."""
+
+
+def api_fetch(runtime: Any) -> Fetch:
+    """Fetch over a RemoteRuntime's client (ui/remote.py): its own thread."""
+    from opsconsole.core.history import iso
+    from opsconsole.core.history.lookup import target_of
+
+    def fetch(key: str, metric: str, since: float, until: float) -> Future[Any]:
+        return runtime.call(lambda c: c.history(target_of(key), metric, iso(since), iso(until)))
+    return fetch
 
 
 class HistoryDialog(QDialog):
     def __init__(self, session: SiteSession, theme: Theme, parent: QWidget | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, fetch: Fetch | None = None):
         super().__init__(parent)
+        self.fetch = fetch  # a site service's history instead of the data dir's
         self.setWindowTitle("History")
         self.resize(1000, 560)
         self.session = session
@@ -167,8 +188,31 @@ class HistoryDialog(QDialog):
         since, until = self.span()
         self.asked += 1
         self.info.setText("Reading history…")
+        if self.fetch is not None:
+            self._ask_service(self.asked, str(key), str(metric), since, until)
+            return
         ask = (self.asked, self.session.data_dir, str(key), str(metric), since, until)
         self._pool.submit(self._read, *ask)
+
+    def _ask_service(self, n: int, key: str, metric: str, since: float, until: float) -> None:
+        assert self.fetch is not None
+        answers = self._answers
+        try:
+            fut = self.fetch(key, metric, since, until)
+        except RuntimeError as exc:  # not connected (yet, or any more)
+            answers.put((n, None, key, metric, since, until, ServiceError(str(exc))))
+            return
+
+        def done(f: Future[Any]) -> None:  # the client's thread: hand over, never draw here
+            from opsconsole.core.history.lookup import series_from_doc
+
+            got: Series | BaseException
+            try:
+                got = series_from_doc(f.result()["doc"])
+            except Exception as exc:  # ApiError, a dropped link, cancelled, a bad answer
+                got = ServiceError(str(exc) or type(exc).__name__)
+            answers.put((n, None, key, metric, since, until, got))
+        fut.add_done_callback(done)
 
     def _read(self, n: int, ddir: Path | None, key: str, metric: str, since: float,
               until: float) -> None:
@@ -190,19 +234,23 @@ class HistoryDialog(QDialog):
         if n != self.asked:
             return  # an older question: the answer to the latest is on its way
         self.answered = n
-        if isinstance(got, BaseException):
+        if isinstance(got, ServiceError):
+            self.series = Series(key, metric, "raw")
+            self.info.setText(f"History cannot be read from the site service: {got}")
+        elif isinstance(got, BaseException):
             err = got if isinstance(got, StorageError) else storage_error(
                 got, Path(ddir or ".") / DB_NAME, HISTORY)
             self.session.storage_faults.report_error(err)  # one log line; the banner
             self.series = Series(key, metric, "raw")
             self.info.setText(f"History cannot be read: {err.path}: {err.problem}")
-        elif got is None:
+        elif got is None or (self.fetch is not None and len(got) == 0):
             self.series = Series(key, metric, "raw")
             self.info.setText("No history recorded for this site yet.")
         else:
             self.series = s = got
             self.info.setText(f"{len(s)} points · resolution {s.resolution}"
-                              + ("" if s.resolution == "raw" else " (min/max band, mean line)"))
+                              + ("" if s.resolution == "raw" else " (min/max band, mean line)")
+                              + (" · from the site service" if self.fetch is not None else ""))
         self._draw(since, until)
 
     def _draw(self, since: float, until: float) -> None:

@@ -291,12 +291,15 @@ class MainWindow(QMainWindow):
         if remote:
             self.replica = ReplicaFeed(runtime, self.session, self)
             self.replica.link_changed.connect(self._on_link)
+            self.replica.data_dir_known.connect(self._on_service_dir)
         self._start_duty()
         if self.replica is not None and self.duty is not None:
             self.replica.states_changed.connect(self.duty.client.refresh_states)
         if remote:  # the service keeps history and the alarm log; notifications are ours
             services.start_notifications(self)
             self.fault_banner.watch(self.session.storage_faults, [])
+            if self.replica is not None and self.replica.data_dir:  # its snapshot came first
+                self._on_service_dir(self.replica.data_dir)
         else:
             services.start_services(self)  # history, alarm log, /metrics, notifications
             warning = services.data_dir_warning(self)
@@ -312,6 +315,10 @@ class MainWindow(QMainWindow):
         else:
             self.status_collector.setText(f"collector running · {len(site.devices())} devices "
                                           f"every {site.poll_interval_s:g} s")
+
+    def _on_service_dir(self, service_dir: str) -> None:
+        warning = services.service_dir_warning(self, service_dir)
+        self.fault_banner.set_warnings([warning] if warning else [])
 
     def _on_link(self, connected: bool, _since: float, _error: str) -> None:
         text = self.replica.banner_text() if self.replica is not None else ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -33,6 +34,7 @@ class ReplicaFeed(QObject):
     link_changed = Signal(bool, float, str)  # connected, since (Unix), why it gave up
     requests_changed = Signal(list)  # pending two-person requests (dicts), GUI thread
     states_changed = Signal()  # the service's duty states changed
+    data_dir_known = Signal(str)  # the service's data dir (each snapshot)
 
     def __init__(self, runtime: RemoteRuntime, session: SiteSession,
                  parent: QObject | None = None) -> None:
@@ -43,6 +45,7 @@ class ReplicaFeed(QObject):
         self.since = time.time()
         self.error = ""
         self.snapshots = 0
+        self.data_dir = ""  # where the service keeps journal, history and alarm log
         session.acknowledger = self.acknowledge
         runtime.extras.arrived.connect(self._apply)
         runtime.extras.release()  # what came before this feed existed
@@ -62,12 +65,18 @@ class ReplicaFeed(QObject):
                 alarms = msg.get("alarms") or []
                 events.extend(msg.get("events") or [])
                 requests = states = True
+                self._faults(msg.get("faults") or [])
+                if msg.get("data_dir") and msg["data_dir"] != self.data_dir:
+                    self.data_dir = str(msg["data_dir"])
+                    self.data_dir_known.emit(self.data_dir)
                 if not self.connected:
                     self._link(True, time.time(), "")
             elif kind == "alarms":
                 alarms = msg.get("alarms") or []
             elif kind == "events":
                 events.extend(msg.get("events") or [])
+            elif kind == "faults":
+                self._faults(msg.get("faults") or [])
             elif kind == "groups":
                 states = True
             elif kind == "request":
@@ -83,6 +92,18 @@ class ReplicaFeed(QObject):
             self.states_changed.emit()
         if requests:
             self.requests_changed.emit(self.runtime.pending_requests())
+
+    def _faults(self, docs: list[dict[str, Any]]) -> None:
+        """The service's storage faults become this session's: the same banner
+        (and, for the journal, tiles at DUTY ?) as a console polling itself."""
+        faults = self.session.storage_faults
+        areas = {str(d.get("area")) for d in docs}
+        for old in faults.current():
+            if old.area not in areas:
+                faults.clear(old.area)
+        for d in docs:
+            faults.report(Path(str(d.get("path", ""))), str(d.get("area", "")),
+                          str(d.get("problem", "")))
 
     def _link(self, connected: bool, since: float, error: str) -> None:
         if connected == self.connected and not error:

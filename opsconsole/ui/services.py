@@ -45,6 +45,28 @@ def data_dir_warning(win: Any) -> str | None:
     return resolve_data_dir(win.session.site, win.data_dir).warning
 
 
+def service_dir_warning(win: Any, service_dir: str) -> str | None:
+    """One line when the site service keeps this site's files somewhere else
+    than this window would have (its --data-dir, or the site's own folder):
+    the operator then knows where journal, history and alarms really are."""
+    if win._demo and win.data_dir is None:  # a fresh folder per run either way
+        return None
+    runtime = win.bridge.runtime if win.bridge is not None else None
+    file_site = getattr(runtime, "file_site", None)  # embedded: the site file opened here
+    if file_site is not None and not win._demo:
+        from opsconsole.core.datadir import resolve_data_dir
+
+        expected = resolve_data_dir(file_site, win.data_dir).path
+    elif win.data_dir is not None:
+        expected = Path(win.data_dir).expanduser().absolute()
+    else:
+        return None
+    if Path(service_dir) == expected:
+        return None
+    return (f"Two data dirs: the site service keeps this site's journal, history and alarms "
+            f"in {service_dir}, not in {expected} where this window would have kept them")
+
+
 def build_menus(win: Any) -> None:
     build_alarm_menu(win.menuBar(), win.settings)
     m = win.menuBar().addMenu("&History")
@@ -56,13 +78,16 @@ def open_history(win: Any) -> Any:
 
     if win.session is None:
         return None
-    if win.session.replica:  # the history files are the service's
-        win.show_message("History of a site service: opsconsole history ... --connect URL "
-                         "(the History window reads local files only)")
-        return None
+    fetch = None
+    if win.session.replica:  # the history is the service's: read over its API
+        from opsconsole.ui.history_view import api_fetch
+
+        if win.replica is None:
+            return None
+        fetch = api_fetch(win.replica.runtime)
     dlg = getattr(win, "history_dialog", None)
     if dlg is None or dlg.session is not win.session:
-        dlg = HistoryDialog(win.session, win.theme, win)
+        dlg = HistoryDialog(win.session, win.theme, win, fetch=fetch)
         win.history_dialog = dlg
     dlg.reload()
     dlg.show()

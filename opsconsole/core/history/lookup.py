@@ -86,3 +86,32 @@ def history_output(site: Site, data_dir: Path, target: str, metric: str, since_t
            "since": iso(since), "until": iso(until), "resolution": s.resolution,
            "points": [{k: v for k, v in r.items() if k != "ts"} for r in s.rows()]}
     return doc, s.to_csv()
+
+
+def target_of(key: str) -> str:
+    """The `history` target word of a history key (the inverse of resolve)."""
+    from opsconsole.core.history import SITE_KEY
+
+    if key == SITE_KEY:
+        return SITE_WORD
+    return key[1:] if key.startswith("@") else key
+
+
+def series_from_doc(doc: dict[str, Any]) -> Any:
+    """A Series back from history_output's JSON document (what a client of
+    /api/v1/history gets), so a connected window draws what a local one does."""
+    import numpy as np
+
+    from opsconsole.core.history import Series
+
+    points = doc.get("points") or []
+
+    def column(name: str) -> Any:
+        return np.array([float("nan") if p.get(name) is None else float(p[name])
+                         for p in points], dtype=float)
+
+    ts = np.array([parse_when(str(p["time"]), 0.0) for p in points], dtype=float)
+    return Series(str(doc.get("key", "")), str(doc.get("metric", "")),
+                  str(doc.get("resolution", "raw")), ts, column("mean"), column("min"),
+                  column("max"), [str(p.get("resolution", "raw")) for p in points])
+
