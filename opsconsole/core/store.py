@@ -348,6 +348,27 @@ class LiveStore:
         left_out = int(m.sum() - both.sum())
         return (float(power[both].sum()) / total if total > 0 else None), left_out
 
+    def backfill(self, scope: str, metric: str, ts: np.ndarray, values: np.ndarray) -> int:
+        """Fill older slots of a scope's aggregate ring from recorded history
+        (a window that connects to a site service mid-hour draws the hour,
+        not an empty chart). Only slots older than the newest, within the
+        ring, and still empty; returns how many were filled."""
+        if self._slot_abs < 0 or metric not in self.agg or scope not in self.scope_index:
+            return 0
+        ring, row, filled = self.agg[metric], self.scope_index[scope], 0
+        for t, v in zip(np.asarray(ts).tolist(), np.asarray(values).tolist(), strict=True):
+            s = int(t // self.interval)
+            if not self._slot_abs - self.capacity < s < self._slot_abs or math.isnan(v):
+                continue
+            col, start = s % self.capacity, s * self.interval
+            if math.isnan(self.slot_ts[col]):
+                self.slot_ts[col] = start  # never reached live: its rings are all NaN
+            elif self.slot_ts[col] != start or not math.isnan(ring[row, col]):
+                continue  # a live value stays
+            ring[row, col] = v
+            filled += 1
+        return filled
+
     # -- queries ------------------------------------------------------------
     def newest_col(self) -> int:
         """The ring column of the newest slot (-1 before any reading)."""

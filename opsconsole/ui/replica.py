@@ -1,24 +1,41 @@
 """ReplicaFeed: applies what the site service pushes (beside readings) to a
 replica session on the GUI thread, for the console and the wall alike:
 the active alarms, alarm events, duty states (their switching groups hold
-the duty checks), two-person requests, and the link's state for the
-"disconnected since" banner."""
+the duty checks), two-person requests, the service's storage faults (the
+same banner as a console polling itself), its data dir, and the link's
+state for the "disconnected since" banner.
+
+On connecting (and reconnecting) it backfills the trends: the last hour of
+the site's and the groups' aggregates comes from the service's history
+(/api/v1/history, on the client's thread), so charts and sparklines of a
+new window start with the hour, not empty."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from opsconsole.core.alarms import Alarm, Event
+from opsconsole.core.store import AGGREGATES, SITE
 from opsconsole.ui import units
+from opsconsole.ui.handoff import Handoff
 from opsconsole.ui.remote import RemoteRuntime
 from opsconsole.ui.session import SiteSession
 
 log = logging.getLogger(__name__)
+
+# the aggregates the charts, the wall's charts and the inference sparklines draw
+BACKFILL_METRICS = tuple(m for m in ("hashrate_ths", "power_w", "temp_c", "util_pct",
+                                     "tokens_per_s") if m in AGGREGATES)
+BACKFILL_GROUPS = 64  # the site and at most this many groups (a request each per metric)
+BACKFILL_PARALLEL = 8  # requests in flight at once
+BACKFILL_RETRY_MS, BACKFILL_TRIES = 500, 60  # waiting for the store's first slot
 
 
 def disconnected_text(since: float, url: str, error: str = "") -> str:
@@ -46,6 +63,10 @@ class ReplicaFeed(QObject):
         self.error = ""
         self.snapshots = 0
         self.data_dir = ""  # where the service keeps journal, history and alarm log
+        self.backfilled = 0  # ring slots filled from the service's history
+        self.backfills = 0  # backfills applied (tests)
+        self._history = Handoff(self)  # backfill answers, from the client's thread
+        self._history.arrived.connect(self._on_history)
         session.acknowledger = self.acknowledge
         runtime.extras.arrived.connect(self._apply)
         runtime.extras.release()  # what came before this feed existed
@@ -62,6 +83,8 @@ class ReplicaFeed(QObject):
             kind = msg.get("type")
             if kind == "snapshot":
                 self.snapshots += 1
+                if self.snapshots == 1 or not self.connected:  # new, or back after a gap
+                    self._backfill()
                 alarms = msg.get("alarms") or []
                 events.extend(msg.get("events") or [])
                 requests = states = True
@@ -92,6 +115,59 @@ class ReplicaFeed(QObject):
             self.states_changed.emit()
         if requests:
             self.requests_changed.emit(self.runtime.pending_requests())
+
+    # -- trend backfill -------------------------------------------------------------
+    def _backfill(self) -> None:
+        store = self.session.store
+        scopes = [SITE, *[g.id for g in self.session.site.groups][:BACKFILL_GROUPS]]
+        asks = [(scope, metric) for scope in scopes for metric in BACKFILL_METRICS]
+        since = time.time() - store.capacity * store.interval
+
+        async def fetch(client: Any) -> list[tuple[str, str, Any]]:
+            from opsconsole.core.history import iso
+            from opsconsole.core.history.lookup import SITE_WORD, series_from_doc
+
+            gate = asyncio.Semaphore(BACKFILL_PARALLEL)
+
+            async def one(scope: str, metric: str) -> tuple[str, str, Any] | None:
+                async with gate:
+                    try:
+                        doc = await client.history(SITE_WORD if scope == SITE else scope,
+                                                   metric, iso(since))
+                    except Exception as exc:  # an old service, a metric it refuses
+                        log.debug("no backfill of %s %s: %s", scope, metric, exc)
+                        return None
+                return scope, metric, series_from_doc(doc["doc"])
+            got = await asyncio.gather(*(one(s, m) for s, m in asks))
+            return [g for g in got if g is not None]
+
+        try:
+            fut = self.runtime.call(fetch)
+        except RuntimeError:
+            return
+        handoff = self._history
+
+        def done(f: Future[Any]) -> None:  # the client's thread
+            if not f.cancelled() and f.exception() is None:
+                handoff.put(f.result())
+            elif not f.cancelled():
+                log.info("trends start empty: the service's history did not answer (%s)",
+                         f.exception())
+        fut.add_done_callback(done)
+
+    def _on_history(self, answers: list[list[tuple[str, str, Any]]], tries: int = 0) -> None:
+        store = self.session.store
+        if store.newest_col() < 0:  # the snapshot's readings are not in yet
+            if tries < BACKFILL_TRIES:
+                QTimer.singleShot(BACKFILL_RETRY_MS,
+                                  lambda: self._on_history(answers, tries + 1))
+            return
+        for answer in answers:
+            for scope, metric, series in answer:
+                self.backfilled += store.backfill(scope, metric, series.ts, series.mean)
+            self.backfills += 1
+        log.info("trends backfilled from the site service's history (%d slots)",
+                 self.backfilled)
 
     def _faults(self, docs: list[dict[str, Any]]) -> None:
         """The service's storage faults become this session's: the same banner

@@ -6,6 +6,7 @@ the service runs on with switching off) are the same red banner and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import numpy as np
 import pytest
 
 from opsconsole.core.history import SITE_KEY
+from opsconsole.core.history.lookup import parse_when
+from opsconsole.core.store import SITE
 from opsconsole.sim.site import SimSite
 from opsconsole.ui import services
 from opsconsole.ui.main_window import MainWindow
@@ -133,3 +136,22 @@ def test_a_service_with_another_data_dir_is_said(qtbot, svc: Service, tmp_path: 
     qtbot.wait(1500)
     assert not same.fault_banner.isVisible()
     same.close()
+
+
+def test_a_new_window_starts_with_the_services_recent_trends(qtbot, svc: Service) -> None:
+    qtbot.waitUntil(lambda: len(service_points(svc, "site", "power_w")) >= 4, timeout=60000)
+    recorded = {parse_when(p["time"], 0): p["mean"] for p in service_points(svc, "site", "power_w")}
+    connected_at = time.time()
+    win = console(qtbot, svc)
+    feed = win.replica
+    assert feed is not None
+    qtbot.waitUntil(lambda: feed.backfills >= 1, timeout=30000)
+    assert feed.backfilled >= 3
+    store = win.session.store
+    x, y = store.agg_series(SITE, "power_w", 3600)
+    drawn = {float(t): float(v) for t, v in zip(x, y, strict=True) if not np.isnan(v)}
+    # slots from before this window existed are on its chart, with the recorded values
+    older = [t for t in recorded if t in drawn and t + 2 * store.interval < connected_at]
+    assert len(older) >= 3, (sorted(recorded), sorted(drawn))
+    assert all(np.isclose(drawn[t], recorded[t], rtol=1e-5) for t in older)
+    win.close()
