@@ -3,8 +3,13 @@ what `opsconsole --config FILE` and `--demo` start on loopback.
 
 - The one-time token arrives as the first line of stdin, never in argv
   (which `ps` shows) or the environment; it is kept in memory, hashed.
-- stdin stays open for as long as the GUI lives: its end (the GUI exited,
-  or crashed, or was killed) stops the service, so no child outlives it.
+- stdin stays open for as long as the GUI lives. Its end (the GUI exited,
+  or crashed, or was killed) stops the service, unless other windows of
+  the site joined it meanwhile (their push streams are open): then it goes
+  on for them, says so on stdout (`{"detached": true}`, so the starter does
+  not wait for it), writes its log to `service.log` in the data dir from
+  then on, and stops once no window has been connected for LINGER_S. A
+  joined window thus keeps its site when the one that started it closes.
 - A discovery file, `service.json` in the site's data dir (mode 0600, created
   exclusively: the data dir belongs to the user), says where it listens, its
   pid and the token, so a second window of the same user on the same site
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import threading
@@ -24,7 +30,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 DISCOVERY = "service.json"
+LOG_NAME = "service.log"  # the log of a service that outlives its starter
 TOKEN_MAX = 512
+PARENT_GRACE_S = 3.0  # the starter's own stream closes with it: wait that long for it
+LINGER_S = 10.0  # no window connected this long (not even reconnecting): stop
 
 
 class EmbeddedError(Exception):
@@ -102,3 +111,47 @@ def remove_discovery(path: Path) -> None:
             path.unlink()
     except (OSError, ValueError):
         pass
+
+
+async def outlive_parent(clients: Callable[[], int], data_dir: Path,
+                         out: TextIO | None = None) -> None:
+    """Returns when the service should stop, the starter being gone: at once
+    if no other window is connected, else when the last one has gone for
+    LINGER_S."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PARENT_GRACE_S
+    while clients() > 0 and loop.time() < deadline:
+        await asyncio.sleep(0.1)
+    if clients() == 0:
+        return
+    log = logging.getLogger(__name__)
+    log.info("the window that started this service closed; %d other window(s) use it: "
+             "going on for them (log: %s)", clients(), Path(data_dir) / LOG_NAME)
+    with contextlib.suppress(OSError, ValueError):
+        print(json.dumps({"detached": True, "pid": os.getpid()}), file=out or sys.stdout,
+              flush=True)
+    _log_to_file(Path(data_dir) / LOG_NAME)
+    idle_since: float | None = None
+    while True:
+        await asyncio.sleep(0.5)
+        if clients() > 0:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = loop.time()
+        elif loop.time() - idle_since >= LINGER_S:
+            log.info("no window has used this service for %.0f s: stopping", LINGER_S)
+            return
+
+
+def _log_to_file(path: Path) -> None:
+    """stderr (the starter's terminal, gone with it) becomes the data dir's
+    service.log: what the service says later is kept, and never hits a
+    closed pipe."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        sys.stderr.flush()
+        os.dup2(fd, 2)
+        os.close(fd)
+

@@ -152,11 +152,16 @@ async def serve(site: Site | None, data_dir: Path, listen: Listen,
             except (OSError, embedded.EmbeddedError) as exc:
                 log.warning("no discovery file: %s", getattr(exc, "strerror", None) or exc)
             print(json.dumps({"url": url, "pid": os.getpid()}), flush=True)  # to the GUI
-            ended = stop  # the parent GUI is gone: stop as on SIGTERM
+            ended = stop  # the parent GUI is gone: stop as on SIGTERM, once no window is left
+
+            async def outlive() -> None:
+                await embedded.outlive_parent(lambda: len(engine.hub.subscribers), data_dir)
+                ended.set()
 
             def parent_gone() -> None:
-                loop.call_soon_threadsafe(ended.set)
+                loop.call_soon_threadsafe(lambda: background.add(loop.create_task(outlive())))
 
+            background: set[asyncio.Task] = set()
             embedded.watch_stdin(parent_gone)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

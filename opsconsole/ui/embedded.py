@@ -7,8 +7,16 @@ site is not polled twice.
 
 The one-time token goes to the child on its stdin, never in argv or the
 environment, and is never logged. stdin stays open: when this process ends,
-however it ends, the pipe closes and the child stops (it watches for that).
-`stop()` closes it too, then waits, then terminates.
+however it ends, the pipe closes and the child stops (it watches for that),
+unless other windows joined it: then it goes on for them and stops after the
+last one (service/embedded.py), so a joined window keeps its site when the
+window that started the service closes. `stop()` closes stdin, then waits
+for the child to end or to say it goes on, and terminates it only if it does
+neither. The child runs in its own session: a Ctrl-C in this terminal is
+this window's, not the service's that other windows may be using.
+
+This is the default (`OPSCONSOLE_EMBEDDED=0` or `--in-process`: poll in
+this process instead, as before).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,14 +53,35 @@ def _relay(stream: Any, said: list[str], keep: int = 20) -> None:
         del said[:-keep]
 
 
+def _watch_stdout(stream: Any, detached: threading.Event) -> None:
+    """The child's stdout after its URL line: `{"detached": true}` when it
+    goes on for other windows after this one let go of it."""
+    for line in stream:
+        try:
+            if json.loads(line).get("detached"):
+                detached.set()
+        except (ValueError, AttributeError):
+            pass
+
+
 class EmbeddedError(RuntimeError):
     """The child service did not start (one line)."""
 
 
-def embedded_requested() -> bool:
-    """OPSCONSOLE_EMBEDDED=1: the console and wall start (or join) a site
-    service child instead of polling in their own process."""
-    return os.environ.get("OPSCONSOLE_EMBEDDED", "") == "1"
+def embedded_requested(in_process: bool = False) -> bool:
+    """The default: the console and wall start (or join) a site service
+    child. `--in-process`, OPSCONSOLE_EMBEDDED=0 or OPSCONSOLE_IN_PROCESS=1:
+    they poll in their own process, as before the service existed."""
+    return not (in_process or os.environ.get("OPSCONSOLE_EMBEDDED", "") == "0"
+                or os.environ.get("OPSCONSOLE_IN_PROCESS", "") == "1")
+
+
+def serve_argv() -> list[str]:
+    """How to run `opsconsole serve` from this program: the frozen bundle is
+    its own entry point (cli/main.py), a source tree runs the module."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "serve"]
+    return [sys.executable, "-m", "opsconsole", "serve"]
 
 
 def embedded_factory(*, demo: bool = False, data_dir: Path | None = None,
@@ -73,6 +103,7 @@ class EmbeddedRuntime(RemoteRuntime):
         self.service_data_dir = service_data_dir
         self.service_read_only = service_read_only
         self.proc: subprocess.Popen[str] | None = None
+        self.detached = threading.Event()  # the child goes on for other windows
 
     def start(self) -> None:
         data_dir = self._data_dir()
@@ -115,8 +146,7 @@ class EmbeddedRuntime(RemoteRuntime):
         return True
 
     def _spawn(self, token: str, data_dir: Path) -> str:
-        cmd = [sys.executable, "-m", "opsconsole", "serve", "--listen", "127.0.0.1:0",
-               "--session-token-stdin"]
+        cmd = [*serve_argv(), "--listen", "127.0.0.1:0", "--session-token-stdin"]
         if self.demo or self.service_data_dir is not None:  # else the child resolves it too
             cmd += ["--data-dir", str(data_dir)]
         if self.demo:
@@ -127,7 +157,8 @@ class EmbeddedRuntime(RemoteRuntime):
         if self.service_read_only:
             cmd.append("--read-only")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+                                     stderr=subprocess.PIPE, text=True, bufsize=1,
+                                     start_new_session=True)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         said: list[str] = []  # the child's last lines: a failed start names its reason
         threading.Thread(target=_relay, args=(self.proc.stderr, said), name="service-stderr",
@@ -147,6 +178,8 @@ class EmbeddedRuntime(RemoteRuntime):
             why = next((ln for ln in reversed(said) if ln.strip()), "its messages are above")
             raise EmbeddedError(f"the site service did not start (exit {rc}): "
                                 f"{why.strip().removeprefix('opsconsole: ')}") from None
+        threading.Thread(target=_watch_stdout, args=(self.proc.stdout, self.detached),
+                         name="service-stdout", daemon=True).start()
         log.info("site service started (pid %d) on %s", self.proc.pid, url)
         return str(url)
 
@@ -168,12 +201,20 @@ class EmbeddedRuntime(RemoteRuntime):
                 proc.stdin.close()  # the child's signal to stop
         except OSError:
             pass
+        deadline = time.monotonic() + STOP_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                return proc.wait(0.1)
+            except subprocess.TimeoutExpired:
+                if self.detached.is_set():  # other windows use it: theirs now
+                    log.info("the site service (pid %d) goes on for the other windows "
+                             "of this site", proc.pid)
+                    threading.Thread(target=proc.wait, name="service-reaper",
+                                     daemon=True).start()  # no zombie if it ends first
+                    return None
+        proc.terminate()
         try:
             return proc.wait(STOP_WAIT_S)
         except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                return proc.wait(STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                return proc.wait()
+            proc.kill()
+            return proc.wait()

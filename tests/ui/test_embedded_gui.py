@@ -146,3 +146,65 @@ def test_the_wall_starts_a_new_service_when_its_child_dies(
     qtbot.waitUntil(lambda: wall.bridge.runtime.runner is not None
                     and wall.bridge.runtime.runner.connects >= 1, timeout=60_000)
     wall.close_site()
+
+
+def _join(qtbot, sim_site: SimSite, data: Path) -> MainWindow:
+    win = MainWindow(Settings(), data_dir=data)
+    win.embedded = True
+    qtbot.addWidget(win)
+    win.open_file(sim_site.config_path, load_site_file(sim_site.config_path))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    return win
+
+
+def _keeps_drawing(qtbot, win: MainWindow) -> None:
+    n = win.session.readings_in
+    qtbot.waitUntil(lambda: win.session.readings_in > n)
+    assert win.replica is not None and win.replica.connected
+
+
+def test_a_joined_window_keeps_the_service_when_the_starter_closes(
+        qtbot, sim_site: SimSite, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    starter = _join(qtbot, sim_site, data)
+    first = starter.bridge.runtime
+    proc = first.proc
+    assert proc is not None and not first.adopted
+    joined = _join(qtbot, sim_site, data)
+    assert joined.bridge.runtime.adopted
+    starter.close_site()  # returns without waiting the service out: it is the joiner's now
+    assert first.detached.is_set() and proc.poll() is None
+    _keeps_drawing(qtbot, joined)
+    assert read_discovery(data) is not None  # a third window still finds it
+    assert (data / "service.log").exists()  # its log, now that no terminal carries it
+    joined.close_site()
+    qtbot.waitUntil(lambda: proc.poll() is not None, timeout=120000)
+    assert proc.returncode == 0 and not (data / DISCOVERY).exists()
+
+
+def test_a_joined_window_keeps_the_service_when_the_starter_is_killed(
+        qtbot, sim_site: SimSite, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("OPSCONSOLE_EMBEDDED", None)  # the default: a child service
+    gui = subprocess.Popen([sys.executable, "-m", "opsconsole", "--config",
+                            str(sim_site.config_path), "--data-dir", str(data)],
+                           cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        qtbot.waitUntil(lambda: read_discovery(data) is not None, timeout=120000)
+        child = read_discovery(data)["pid"]  # type: ignore[index]
+        joined = _join(qtbot, sim_site, data)
+        assert joined.bridge.runtime.adopted
+        gui.send_signal(signal.SIGKILL)
+        gui.wait(30)
+        qtbot.wait(4000)  # past the service's grace for its starter's stream
+        assert not gone(child), "the service left the joined window when its starter died"
+        _keeps_drawing(qtbot, joined)
+        joined.close_site()
+        qtbot.waitUntil(lambda: gone(child), timeout=120000)
+    finally:
+        if gui.poll() is None:
+            gui.kill()
+            gui.wait(30)
