@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"opsconsole {__version__}")
     p.add_argument("--demo", action="store_true", help="GUI on the built-in simulated site")
     p.add_argument("--wall", action="store_true", help="read-only wall display, full screen")
+    p.add_argument("--in-process", action="store_true",
+                   help="console/wall: poll in this process instead of starting (or joining) "
+                        "a site service child (also OPSCONSOLE_EMBEDDED=0)")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="render the window to PNG and exit")
     p.add_argument("--screenshot-after", type=float_range(0, 86_400), default=None,

@@ -120,12 +120,12 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = Settings()
     themes.apply(app, themes.get(settings.theme))
     win = MainWindow(settings, read_only=read_only, data_dir=getattr(args, "data_dir", None))
-    # OPSCONSOLE_EMBEDDED=1: a site file or the demo runs in a site service, a
-    # child of this process (ui/embedded.py). Not the default yet: the API does
-    # not carry history or the service's storage faults (README, "Embedded service").
+    # A site file or the demo runs in a site service, a child of this process
+    # (ui/embedded.py), or another window's for the same site; --in-process or
+    # OPSCONSOLE_EMBEDDED=0 polls in this process instead.
     from opsconsole.ui.embedded import embedded_requested
 
-    win.embedded = embedded_requested()
+    win.embedded = embedded_requested(bool(getattr(args, "in_process", False)))
     configure_services(win, args)  # --metrics-port
     if shot is not None:
         win.resize(*_window_size())

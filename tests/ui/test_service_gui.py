@@ -20,6 +20,8 @@ from opsconsole.sim.site import SimSite
 from opsconsole.ui import services
 from opsconsole.ui.main_window import MainWindow
 from opsconsole.ui.settings import Settings
+from opsconsole.ui.wall.totals_page import TotalsPage
+from opsconsole.ui.wall.window import WallWindow
 from tests.service.conftest import http
 from tests.service.support import Service, interval
 from tests.ui.test_fault_banner import corrupt
@@ -117,6 +119,24 @@ def test_a_corrupt_journal_is_a_banner_not_a_dead_service(qtbot, sim_site: SimSi
         n = win.session.readings_in
         qtbot.waitUntil(lambda: win.session.readings_in > n, timeout=30000)
         win.close()
+        # the wall says the same, and keeps saying it (its own duty poll clears nothing)
+        wall = WallWindow(rotate_s=3600)
+        qtbot.addWidget(wall)
+        wall.open_remote(svc.url, svc.viewer.read_text().strip())  # type: ignore[attr-defined]
+        with qtbot.waitSignal(wall.first_data):
+            pass
+        wall.resize(1280, 720)
+        wall.show()
+        qtbot.waitUntil(wall.faults.isVisible, timeout=30000)
+        assert str(data / "duty.sqlite") in wall.faults.text()
+        assert "Duty switching is off" in wall.faults.text()
+        totals = next(p for p in wall.pages if isinstance(p, TotalsPage))
+        qtbot.wait(6000)  # past a duty-state poll of the wall's
+        totals.refresh()
+        assert wall.faults.isVisible()
+        assert all(t.duty.text() == "DUTY ?" for gid, t in totals.tiles.items()
+                   if gid in {g.id for g in wall.session.site.groups})
+        wall.close_site()
         assert "duty.sqlite" in svc.log and "Traceback" not in svc.log
     finally:
         svc.stop()

@@ -73,7 +73,13 @@ class ReadOnlyDutyStates(QObject):
             return
         if self.faults is not None:
             self.faults.clear(SWITCHING)  # readable (again)
-        self.states = fut.result()
+        self.take(fut.result())
+
+    def take(self, states: dict[str, Any]) -> None:
+        """New states: from the journal's answer, or pushed by a site service."""
+        if self._closed:
+            return
+        self.states = dict(states)
         badges = {gid: st.duty if st.status == OK else st.status
                   for gid, st in self.states.items()}
         if badges != self.badges:

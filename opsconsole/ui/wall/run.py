@@ -91,7 +91,7 @@ def run_wall(args: argparse.Namespace, app: QApplication,
     win = WallWindow(data_dir=getattr(args, "data_dir", None))
     from opsconsole.ui.embedded import embedded_requested
 
-    win.embedded = embedded_requested()  # as the console's
+    win.embedded = embedded_requested(bool(getattr(args, "in_process", False)))  # as the console's
     signal.signal(signal.SIGINT, lambda *_: win.close())
     keepalive = QTimer()  # lets Python see Ctrl-C between Qt events
     keepalive.start(250)

@@ -389,6 +389,12 @@ class WallWindow(QWidget):
         if self.session is not None and isinstance(runtime, RemoteRuntime):
             self.replica = ReplicaFeed(runtime, self.session, self)
             self.replica.link_changed.connect(lambda *_: self.tick())
+            self.replica.states_changed.connect(self._on_service_states)
+
+    def _on_service_states(self) -> None:
+        """The service's duty states changed (or its snapshot came): at once."""
+        if self.duty_states is not None and self.replica is not None:
+            self.duty_states.take(self.replica.runtime.states)
 
     def _mark_dirty(self, _changed: list[int]) -> None:
         self._dirty = True
@@ -415,6 +421,11 @@ class WallWindow(QWidget):
         if data_dir is None and self._source == ("demo", None):
             data_dir = Path(tempfile.mkdtemp(prefix="opsconsole-wall-")) / "data"
         faults = self.session.storage_faults
+        if self.replica is not None:  # the service's journal: its faults come with its stream
+            self.duty_states = ReadOnlyDutyStates(runtime, data_dir, None, self)
+            self.duty_states.changed.connect(self._on_duties)
+            self.duty_states.take(self.replica.runtime.states)
+            return
         try:
             self.duty_states = ReadOnlyDutyStates(runtime, data_dir, faults, self)
         except Exception as exc:  # no journal: the tiles say the duty is unknown
