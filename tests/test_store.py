@@ -153,3 +153,21 @@ def test_vectorised_ingest_matches_reading_by_reading():
         np.testing.assert_array_equal(fast.status_code, slow.status_code)
         np.testing.assert_array_equal(fast.last_answer_ts, slow.last_answer_ts)
         assert fast.latest == slow.latest, step
+
+
+def test_backfill_fills_older_empty_slots_and_keeps_live_values():
+    s = LiveStore(make_site(10.0))
+    assert s.backfill(SITE, "power_w", np.array([0.0]), np.array([1.0])) == 0  # no slot yet
+    t = 1_000_000.0
+    s.ingest([r("b-01", t - 10, power_w=1500.0)])
+    s.ingest([r("b-01", t, power_w=1600.0)])
+    past = np.array([t - 40, t - 30, t - 20, t - 10, t, t - 1e6])  # last two: live, too old
+    filled = s.backfill(SITE, "power_w", past, np.array([1.0, 2.0, math.nan, 9.0, 9.0, 9.0]))
+    assert filled == 2  # t-40 and t-30; NaN skipped; t-10 (live) and t (newest) kept
+    x, y = s.agg_series(SITE, "power_w")
+    got = dict(zip(x.tolist(), y.tolist(), strict=True))
+    assert got[t - 40] == 1.0 and got[t - 30] == 2.0
+    assert got[t - 10] == 1500.0 and got[t] == 1600.0
+    assert list(x) == sorted(x)  # still in time order
+    assert s.backfill(SITE, "no_such_metric", past, past) == 0
+    assert s.backfill("no-such-group", "power_w", past, past) == 0
