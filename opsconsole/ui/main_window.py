@@ -317,7 +317,9 @@ class MainWindow(QMainWindow):
                                           f"every {site.poll_interval_s:g} s")
 
     def _on_service_dir(self, service_dir: str) -> None:
-        warning = services.service_dir_warning(self, service_dir)
+        warning = services.service_dir_warning(
+            service_dir, runtime=self.bridge.runtime if self.bridge is not None else None,
+            data_dir=self.data_dir, demo=self._demo)
         self.fault_banner.set_warnings([warning] if warning else [])
 
     def _on_link(self, connected: bool, _since: float, _error: str) -> None:

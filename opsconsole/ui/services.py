@@ -45,20 +45,21 @@ def data_dir_warning(win: Any) -> str | None:
     return resolve_data_dir(win.session.site, win.data_dir).warning
 
 
-def service_dir_warning(win: Any, service_dir: str) -> str | None:
+def service_dir_warning(service_dir: str, *, runtime: Any, data_dir: Path | None,
+                        demo: bool) -> str | None:
     """One line when the site service keeps this site's files somewhere else
     than this window would have (its --data-dir, or the site's own folder):
-    the operator then knows where journal, history and alarms really are."""
-    if win._demo and win.data_dir is None:  # a fresh folder per run either way
+    the operator then knows where journal, history and alarms really are.
+    The console and the wall alike."""
+    if demo and data_dir is None:  # a fresh folder per run either way
         return None
-    runtime = win.bridge.runtime if win.bridge is not None else None
     file_site = getattr(runtime, "file_site", None)  # embedded: the site file opened here
-    if file_site is not None and not win._demo:
+    if file_site is not None and not demo:
         from opsconsole.core.datadir import resolve_data_dir
 
-        expected = resolve_data_dir(file_site, win.data_dir).path
-    elif win.data_dir is not None:
-        expected = Path(win.data_dir).expanduser().absolute()
+        expected = resolve_data_dir(file_site, data_dir).path
+    elif data_dir is not None:
+        expected = Path(data_dir).expanduser().absolute()
     else:
         return None
     if Path(service_dir) == expected:

@@ -28,12 +28,20 @@ def test_demo_shows_live_numbers(qtbot, settings):
 
 
 @pytest.mark.slow
-def test_demo_screenshot_cli(tmp_path):
+@pytest.mark.parametrize("mode", ["default", "--in-process"])
+def test_demo_screenshot_cli(tmp_path, mode):
+    """The default draws from a site service child; --in-process polls itself."""
     png = tmp_path / "demo.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "opsconsole", "--demo", "--screenshot", str(png)],
+    env.pop("OPSCONSOLE_EMBEDDED", None)
+    env.pop("OPSCONSOLE_IN_PROCESS", None)
+    extra = [] if mode == "default" else [mode]
+    proc = subprocess.run([sys.executable, "-m", "opsconsole", "--demo", *extra,
+                           "--screenshot", str(png)],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+    # the child's first line, relayed on the window's stderr
+    assert ("opsconsole serve: site 'Simulated site'" in proc.stderr) == (mode == "default")
     assert png.stat().st_size > 50_000
     from PySide6.QtGui import QImage
 

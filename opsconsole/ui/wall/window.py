@@ -390,6 +390,19 @@ class WallWindow(QWidget):
             self.replica = ReplicaFeed(runtime, self.session, self)
             self.replica.link_changed.connect(lambda *_: self.tick())
             self.replica.states_changed.connect(self._on_service_states)
+            self.replica.data_dir_known.connect(self._on_service_dir)
+            if self.replica.data_dir:  # its snapshot came first
+                self._on_service_dir(self.replica.data_dir)
+
+    def _on_service_dir(self, service_dir: str) -> None:
+        """The service keeps the site's files elsewhere than this wall would: say so."""
+        from opsconsole.ui.services import service_dir_warning
+
+        warning = service_dir_warning(
+            service_dir, runtime=self.bridge.runtime if self.bridge is not None else None,
+            data_dir=self.data_dir, demo=self._source is not None and self._source[0] == "demo")
+        self.dir_warning.set_text(warning or "")
+        self.dir_warning.setVisible(bool(warning))
 
     def _on_service_states(self) -> None:
         """The service's duty states changed (or its snapshot came): at once."""
