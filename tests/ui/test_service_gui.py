@@ -68,8 +68,12 @@ def test_history_window_reads_the_services_history(qtbot, svc: Service) -> None:
     dlg = services.open_history(win)
     assert dlg is not None and dlg.fetch is not None
     dlg.select(SITE_KEY, "power_w")
-    qtbot.waitUntil(lambda: dlg.answered == dlg.asked and dlg.series is not None
-                    and dlg.series.metric == "power_w" and len(dlg.series) >= 2, timeout=30000)
+
+    def drawn() -> bool:
+        return (dlg.answered == dlg.asked and dlg.series is not None
+                and dlg.series.metric == "power_w" and len(dlg.series) >= 2)
+    qtbot.waitUntil(drawn, timeout=60000, raising=False)
+    assert drawn(), (dlg.asked, dlg.answered, dlg.info.text())
     assert "from the site service" in dlg.info.text()
     # the points drawn are the service's: same times and values as its answer
     points = service_points(svc, "site", "power_w")
