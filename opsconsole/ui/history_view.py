@@ -230,7 +230,8 @@ class HistoryDialog(QDialog):
         self._answers.put((n, ddir, key, metric, since, until, got))
 
     def _on_answers(self, answers: list[tuple[Any, ...]]) -> None:
-        n, ddir, key, metric, since, until, got = answers[-1]
+        # the newest question's answer (a service answers concurrent questions in any order)
+        n, ddir, key, metric, since, until, got = max(answers, key=lambda a: a[0])
         if n != self.asked:
             return  # an older question: the answer to the latest is on its way
         self.answered = n
