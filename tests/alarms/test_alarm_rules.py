@@ -20,6 +20,7 @@ from opsconsole.core.alarms import (
 from opsconsole.core.errors import ConfigError
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.siteload import load_site
+from tests.fixtures.sqlite_lock import LockHolder
 from tests.ui.fakes import make_site
 
 HOT = AlarmRule("temp_c", ">", 85.0, name="hot", kind="miner", hold_s=30, clear=80.0,
@@ -141,3 +142,26 @@ def test_rules_in_the_site_file(tmp_path: Path) -> None:
         load_site(f)
     assert any('alarms.rules[0].severity: unknown severity "fatal"' in x
                for x in exc.value.errors)
+
+
+def test_alarm_log_queues_behind_another_process_and_writes_in_order(tmp_path: Path) -> None:
+    """raised / acked / cleared return at once while another process holds
+    the file's write lock; the writer thread commits them in order after."""
+    log = AlarmLog.in_dir(tmp_path)
+    holder = LockHolder(log.path)
+    try:
+        a = log.raised("a-01", "device", "temp", "temp", "warning", "hot", 1.0)
+        b = log.raised("a-02", "device", "temp", "temp", "warning", "hot", 1.0)
+        log.acked(a, "bob", "known", 2.0)
+        log.cleared(b, 3.0, "cooled")
+        assert log.written == 0 and log.row_id(a) is None  # nothing through the lock
+        holder.release()
+        assert log.flush()
+    finally:
+        holder.kill()
+    rows = {r["subject"]: r for r in log.entries()}
+    assert (rows["a-01"]["acked_by"], rows["a-01"]["cleared_at"]) == ("bob", None)
+    assert (rows["a-02"]["cleared_at"], rows["a-02"]["clear_message"]) == (3.0, "cooled")
+    assert log.row_id(a) == rows["a-01"]["id"]
+    assert log.written == 4 and not log.faults.current()
+    log.close()
