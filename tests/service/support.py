@@ -104,4 +104,43 @@ def interval(config: Path, dst: Path, seconds: float, extra_site: str = "") -> P
     return dst
 
 
-__all__ = ["Service", "book", "interval", "signal"]
+WARM_RULE = """
+[[alarms.rules]]
+name = "warm"
+metric = "temp_c"
+op = ">"
+value = 1
+hold_s = 0
+kind = "miner"
+"""
+
+
+def warm_service(config: Path, tmp_path: Path, operator: str) -> tuple[Service, Path, Path]:
+    """A service (not started) polling `config`'s site every second with the
+    rule "warm" (any miner above 1 °C) on, and its operator and viewer token files."""
+    cfg = interval(config, tmp_path / "site.toml", 1)
+    cfg.write_text(cfg.read_text() + WARM_RULE)
+    svc = Service(cfg, tmp_path / "data")
+    return svc, svc.token(operator, "operator", tmp_path), svc.token("wall", "viewer", tmp_path)
+
+
+def warm_alarms(svc: Service, token: Path) -> list[dict]:
+    """The service's "warm" alarms on a-01."""
+    from tests.service.conftest import http  # the conftest imports this module
+
+    st, doc = http("GET", svc.url + "/api/v1/alarms", token=token)
+    assert st == 200
+    return [a for a in doc["alarms"] if a["device"] == "a-01" and a["key"] == "rule:warm"]
+
+
+def wait_for(what: str, fn, limit_s: float = 300.0):
+    """fn()'s first truthy answer (asked every 0.3 s); fails after `limit_s`."""
+    t0 = time.monotonic()
+    while not (got := fn()):
+        assert time.monotonic() - t0 < limit_s, f"waited in vain for {what}"
+        time.sleep(0.3)
+    return got
+
+
+__all__ = ["WARM_RULE", "Service", "book", "interval", "signal", "wait_for", "warm_alarms",
+           "warm_service"]

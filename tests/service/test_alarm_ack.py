@@ -11,16 +11,9 @@ import pytest
 
 from opsconsole.sim.site import SimSite
 from tests.service.conftest import http
-from tests.service.support import Service, interval
-from tests.service.test_restart import RULE, wait_for
+from tests.service.support import Service, wait_for, warm_alarms, warm_service
 
 API = "/api/v1"
-
-
-def warm(svc: Service, token: Path) -> list[dict]:
-    st, doc = http("GET", svc.url + API + "/alarms", token=token)
-    assert st == 200
-    return [a for a in doc["alarms"] if a["device"] == "a-01" and a["key"] == "rule:warm"]
 
 
 def logged(svc: Service, token: Path) -> dict:
@@ -34,19 +27,15 @@ def logged(svc: Service, token: Path) -> dict:
 @pytest.mark.timeout(600)
 def test_operator_acknowledges_viewer_may_not_and_it_survives_kill_9(
         sim_site: SimSite, tmp_path: Path) -> None:
-    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1)
-    cfg.write_text(cfg.read_text() + RULE)
-    data = tmp_path / "data"
-    svc = Service(cfg, data)
-    ops = svc.token("ops-carol", "operator", tmp_path)
-    wall = svc.token("wall", "viewer", tmp_path)
+    svc, ops, wall = warm_service(sim_site.config_path, tmp_path, "ops-carol")
     svc.start()
     ack = {"subject": "a-01", "key": "rule:warm", "comment": "fan swap booked"}
     try:
-        wait_for("the warm alarm", lambda: warm(svc, wall))
+        wait_for("the warm alarm", lambda: warm_alarms(svc, wall))
         st, doc = http("POST", svc.url + API + "/alarms/acknowledge", wall, ack)
         assert st == 403 and "viewer" in doc["error"]
-        assert warm(svc, wall)[0]["state"] == "raised" and logged(svc, wall)["acked_by"] is None
+        assert warm_alarms(svc, wall)[0]["state"] == "raised"
+        assert logged(svc, wall)["acked_by"] is None
 
         st, doc = http("POST", svc.url + API + "/alarms/acknowledge", ops, ack)
         assert st == 200, doc
@@ -65,9 +54,9 @@ def test_operator_acknowledges_viewer_may_not_and_it_survives_kill_9(
     finally:
         svc.stop(signal.SIGKILL)
 
-    again = Service(cfg, data).start()
+    again = Service(svc.config, svc.data_dir).start()
     try:
-        alarm = wait_for("the warm alarm after kill -9", lambda: warm(again, wall))[0]
+        alarm = wait_for("the warm alarm after kill -9", lambda: warm_alarms(again, wall))[0]
         assert (alarm["state"], alarm["acked_by"], alarm["comment"]) == (
             "acknowledged", "ops-carol", "fan swap booked")
         assert logged(again, wall)["acked_by"] == "ops-carol"

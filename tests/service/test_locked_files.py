@@ -15,25 +15,19 @@ from typing import Any
 from opsconsole.sim.site import SimSite
 from tests.fixtures.sqlite_lock import LockHolder
 from tests.service.conftest import http
-from tests.service.support import Service, interval
-from tests.service.test_restart import RULE, wait_for
+from tests.service.support import wait_for, warm_alarms, warm_service
 
 API = "/api/v1"
 
 
 def test_the_api_answers_while_another_process_holds_the_files(
         sim_site: SimSite, tmp_path: Path) -> None:
-    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1)
-    cfg.write_text(cfg.read_text() + RULE)
-    svc = Service(cfg, tmp_path / "data")
-    op = svc.token("ops", "operator", tmp_path)
-    wall = svc.token("wall", "viewer", tmp_path)
+    svc, op, wall = warm_service(sim_site.config_path, tmp_path, "ops")
     svc.start()
     u = svc.url + API
     holders: list[LockHolder] = []
     try:
-        wait_for("the warm alarm", lambda: [a for a in http("GET", u + "/alarms", wall)[1]["alarms"]
-                                           if a["key"] == "rule:warm"])
+        wait_for("the warm alarm", lambda: warm_alarms(svc, wall))
         holders = [LockHolder(svc.data_dir / name)
                    for name in ("alarms.sqlite", "duty.sqlite", "approvals.sqlite")]
         planned: dict[str, Any] = {}

@@ -13,44 +13,15 @@ import pytest
 
 from opsconsole.sim.site import SimSite
 from tests.service.conftest import http
-from tests.service.support import Service, interval
-
-RULE = """
-[[alarms.rules]]
-name = "warm"
-metric = "temp_c"
-op = ">"
-value = 1
-hold_s = 0
-kind = "miner"
-"""
-
-
-def wait_for(what: str, fn, limit_s: float = 300.0):
-    t0 = time.monotonic()
-    while not (got := fn()):
-        assert time.monotonic() - t0 < limit_s, f"waited in vain for {what}"
-        time.sleep(0.3)
-    return got
+from tests.service.support import Service, wait_for, warm_alarms, warm_service
 
 
 @pytest.mark.timeout(600)
 def test_restart_keeps_history_alarms_acknowledgements_and_journal(
         sim_site: SimSite, tmp_path: Path) -> None:
-    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1)
-    cfg.write_text(cfg.read_text() + RULE)
-    data = tmp_path / "data"
-    svc = Service(cfg, data)
-    op = svc.token("ops", "operator", tmp_path)
-    wall = svc.token("wall", "viewer", tmp_path)
+    svc, op, wall = warm_service(sim_site.config_path, tmp_path, "ops")
     svc.start()
-
-    def warm(s: Service) -> list[dict]:
-        st, doc = http("GET", s.url + "/api/v1/alarms", token=wall)
-        assert st == 200
-        return [a for a in doc["alarms"] if a["device"] == "a-01" and a["key"] == "rule:warm"]
-
-    first = wait_for("the warm alarm", lambda: warm(svc))[0]
+    first = wait_for("the warm alarm", lambda: warm_alarms(svc, wall))[0]
     st, doc = http("POST", svc.url + "/api/v1/alarms/acknowledge", op,
                    {"subject": "a-01", "key": "rule:warm", "comment": "known: hot aisle"})
     assert st == 200 and doc["alarm"]["acked_by"] == "ops"
@@ -74,9 +45,10 @@ def test_restart_keeps_history_alarms_acknowledgements_and_journal(
     assert svc.stop() == 0  # SIGTERM: a clean stop
 
     for how in ("SIGTERM", "SIGKILL"):
-        svc = Service(cfg, data).start()
+        svc = Service(svc.config, svc.data_dir).start()
         try:
-            again = wait_for("the warm alarm after the restart", lambda s=svc: warm(s))[0]
+            again = wait_for("the warm alarm after the restart",
+                             lambda s=svc: warm_alarms(s, wall))[0]
             assert (again["since"], again["state"], again["acked_by"], again["comment"]) == (
                 first["since"], "acknowledged", "ops", "known: hot aisle")
             assert svc.cli("audit", "--format", "json", token=wall).stdout == before_audit
