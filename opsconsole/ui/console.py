@@ -33,6 +33,7 @@ from opsconsole.ui.views.header import SiteHeader
 from opsconsole.ui.views.inference_panel import InferencePanel
 from opsconsole.ui.views.rackmap import MODES, RackMap
 from opsconsole.ui.views.tiles import GroupTiles
+from opsconsole.ui.views.title_bar import title_bar
 
 REFRESH_MS = 1000  # header, tiles, rack colours: at most once a second
 
@@ -44,11 +45,7 @@ def _panel(title: str, body: QWidget, extra: list[QWidget] | None = None) -> QFr
     lay.setContentsMargins(6, 4, 6, 6)
     lay.setSpacing(3)
     if title or extra:
-        bar = QHBoxLayout()
-        if title:
-            t = QLabel(title.upper())
-            t.setObjectName("panelTitle")
-            bar.addWidget(t)
+        bar = title_bar(title.upper()) if title else QHBoxLayout()
         bar.addStretch(1)
         for w in extra or []:
             bar.addWidget(w)

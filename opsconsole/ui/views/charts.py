@@ -13,7 +13,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -24,6 +23,7 @@ from opsconsole.core.store import SITE
 from opsconsole.ui import units
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.title_bar import title_bar
 
 WINDOWS = {"5 min": 300, "1 h": 3600}
 # (aggregate metric, title, axis unit, scale to that unit, SI prefixes?)
@@ -57,10 +57,7 @@ class ChartsPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(3)
-        bar = QHBoxLayout()
-        title = QLabel("TRENDS")
-        title.setObjectName("panelTitle")
-        bar.addWidget(title)
+        bar = title_bar("TRENDS")
         self.readout = QLabel("")
         self.readout.setObjectName("muted")
         bar.addWidget(self.readout, 1)

@@ -8,7 +8,6 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -29,6 +28,7 @@ from opsconsole.ui.models.devices import (
 )
 from opsconsole.ui.session import SiteSession
 from opsconsole.ui.theme import Theme
+from opsconsole.ui.views.title_bar import title_bar
 
 KIND_TITLES = {"": "General", "miner": "Miners", "gpu": "GPUs", "pdu": "PDUs",
                "inference": "Inference servers"}
@@ -48,10 +48,7 @@ class DevicesPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(3)
-        bar = QHBoxLayout()
-        title = QLabel("DEVICES")
-        title.setObjectName("panelTitle")
-        bar.addWidget(title)
+        bar = title_bar("DEVICES")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search id, address, group, profile…")
         self.search.setClearButtonEnabled(True)
