@@ -138,3 +138,61 @@ def test_the_counter_catches_a_scan_per_reading(tmp_path: Path,
     small = stage_costs(tmp_path / "small", N)
     large = stage_costs(tmp_path / "large", 4 * N)
     assert large["look every device up"] / small["look every device up"] > 2 * MAX_GROWTH
+
+
+class CountedId(str):
+    """A device id that counts the comparisons made against it."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedId.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_a_rule_over_many_devices_finds_each_without_a_scan() -> None:
+    """AlarmRule.applies runs per reading and rule: `devices` is looked up, not scanned."""
+    from opsconsole.core.alarmrules import AlarmRule
+    from opsconsole.core.site import Device
+
+    n = 2000
+    rule = AlarmRule("temp_c", ">", 80.0, devices=tuple(CountedId(f"m{i}") for i in range(n)))
+    CountedId.compared = 0
+    hits = sum(rule.applies(Device(f"m{i}", "miner", "g")) for i in range(n + 5))
+    assert hits == n  # the 5 ids not listed do not apply
+    assert CountedId.compared <= 2 * n  # a scan of the tuple: ~n * n / 2
+
+
+def test_duty_targets_listed_twice_each_said_once(tmp_path: Path) -> None:
+    """Duplicates in a long `targets` list are found with a set, and every
+    repeat (listed or unknown) is named at its own index."""
+    from tests.fixtures.sites import site_problems
+
+    shutil.copytree(PROFILES, tmp_path / "profiles")
+    ids = [f"m-{i}" for i in range(300)]
+    devices = "".join(f'[[groups.devices]]\nid = "{d}"\nkind = "miner"\n'
+                      f'address = "127.0.0.1:{16100 + i}"\nprofile = "test-miner"\n'
+                      'credentials = "lan"\n' for i, d in enumerate(ids))
+    targets = ", ".join(f'"{d}"' for d in [*ids, "zz-9", "m-7", "zz-9"])
+    problems = site_problems(tmp_path, f'''[site]
+name = "Twice"
+[credentials.lan]
+version = "2c"
+community = "public"
+[[groups]]
+id = "row-a"
+duty = "mining"
+{devices}
+[[groups.duties.idle]]
+action = "snmp-set"
+control = "sleep"
+targets = [{targets}]
+''')
+    where = f"{tmp_path / 'site.toml'}: groups[0].duties.idle[0]"
+    assert problems == [
+        f'{where}.targets[300]: unknown device "zz-9" (not in group "row-a")',
+        f'{where}.targets[301]: device "m-7" is listed twice',
+        f'{where}.targets[302]: device "zz-9" is listed twice',
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the site model imports the alarm thresholds, which hold rules
@@ -47,6 +47,12 @@ class AlarmRule:
     hold_s: float = 0.0
     clear: float | None = None  # clear_below / clear_above; None: clears when not tripping
     severity: str = "warning"
+    # `devices` as a set: applies() runs per reading and rule, and a rule may
+    # list thousands of devices (a scan each time is quadratic per cycle)
+    _device_set: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_device_set", frozenset(self.devices))
 
     @property
     def label(self) -> str:
@@ -60,7 +66,7 @@ class AlarmRule:
     def applies(self, device: Device) -> bool:
         return ((self.kind is None or device.kind == self.kind)
                 and (self.group is None or device.group == self.group)
-                and (not self.devices or device.id in self.devices))
+                and (not self.devices or device.id in self._device_set))
 
     def check(self, v: float) -> Check:
         trips = OPS[self.op](v, self.value)

@@ -138,19 +138,22 @@ def _target_ids(
 ) -> tuple[tuple[str, ...] | None, list[Device]]:
     ok = True
     devices: list[Device] = []
+    seen: set[str] = set()  # not value.index(): quadratic for a long list
     for i, item in enumerate(value):
         ipath = f"{kpath}[{i}]"
         if not isinstance(item, str):
             ctx.probs.add(ipath, f"expected a device id, got {type_name(item)}")
             ok = False
-        elif value.index(item) != i:
+        elif item in seen:
             ctx.probs.add(ipath, f'device "{item}" is listed twice')
             ok = False
-        elif item in ctx.members:
-            devices.append(ctx.members[item])
         else:
-            ctx.probs.add(ipath, _not_member(ctx, item))
-            ok = False
+            seen.add(item)
+            if item in ctx.members:
+                devices.append(ctx.members[item])
+            else:
+                ctx.probs.add(ipath, _not_member(ctx, item))
+                ok = False
     return (tuple(value) if ok else None), devices
 
 
