@@ -34,13 +34,7 @@ def gone(pid: int) -> bool:
 def test_console_runs_the_site_in_a_child_service_and_a_second_window_joins_it(
         qtbot, sim_site: SimSite, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    site = load_site_file(sim_site.config_path)
-    win = MainWindow(Settings(), data_dir=data)
-    win.embedded = True
-    qtbot.addWidget(win)
-    win.open_file(sim_site.config_path, site)
-    with qtbot.waitSignal(win.first_data):
-        pass
+    win = _join(qtbot, sim_site, data)
     runtime = win.bridge.runtime
     assert isinstance(runtime, EmbeddedRuntime) and not runtime.adopted
     proc = runtime.proc
@@ -57,12 +51,7 @@ def test_console_runs_the_site_in_a_child_service_and_a_second_window_joins_it(
     doc = read_discovery(data)
     assert doc is not None and doc["pid"] == proc.pid and doc["url"] == runtime.url
     # a second window of the same site joins it rather than polling twice
-    win2 = MainWindow(Settings(), data_dir=data)
-    win2.embedded = True
-    qtbot.addWidget(win2)
-    win2.open_file(sim_site.config_path, site)
-    with qtbot.waitSignal(win2.first_data):
-        pass
+    win2 = _join(qtbot, sim_site, data)
     r2 = win2.bridge.runtime
     assert isinstance(r2, EmbeddedRuntime) and r2.adopted and r2.proc is None
     assert r2.url == runtime.url
@@ -149,6 +138,8 @@ def test_the_wall_starts_a_new_service_when_its_child_dies(
 
 
 def _join(qtbot, sim_site: SimSite, data: Path) -> MainWindow:
+    """A window on the site with the embedded service on: it starts the child
+    service, or joins the one already serving `data`."""
     win = MainWindow(Settings(), data_dir=data)
     win.embedded = True
     qtbot.addWidget(win)

@@ -22,17 +22,22 @@ from tests.service.conftest import http
 from tests.service.support import Service, interval
 
 
-@pytest.fixture
-def svc(sim_site: SimSite, tmp_path: Path) -> Iterator[Service]:
-    cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1)
+def _serve(cfg: Path, tmp_path: Path, tokens: dict[str, tuple[str, str]]) -> Iterator[Service]:
+    """The service on `cfg`, running, with a token file per key (user name, role)."""
     s = Service(cfg, tmp_path / "data")
-    s.tokens = {role: s.token(role + "-user", role, tmp_path)  # type: ignore[attr-defined]
-                for role in ("viewer", "operator")}
+    s.tokens = {key: s.token(name, role, tmp_path)  # type: ignore[attr-defined]
+                for key, (name, role) in tokens.items()}
     s.start()
     try:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture
+def svc(sim_site: SimSite, tmp_path: Path) -> Iterator[Service]:
+    yield from _serve(interval(sim_site.config_path, tmp_path / "site.toml", 1), tmp_path,
+                      {role: (role + "-user", role) for role in ("viewer", "operator")})
 
 
 def token(svc: Service, role: str) -> str:
@@ -143,14 +148,7 @@ def test_wall_with_a_viewer_token(qtbot, svc: Service) -> None:
 @pytest.fixture
 def two_person(sim_site: SimSite, tmp_path: Path) -> Iterator[Service]:
     cfg = interval(sim_site.config_path, tmp_path / "site.toml", 1, "\napproval_kw = 5")
-    s = Service(cfg, tmp_path / "data")
-    s.tokens = {name: s.token(name, "operator", tmp_path)  # type: ignore[attr-defined]
-                for name in ("alice", "bob")}
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
+    yield from _serve(cfg, tmp_path, {name: (name, "operator") for name in ("alice", "bob")})
 
 
 def console(qtbot, svc: Service, who: str) -> MainWindow:
