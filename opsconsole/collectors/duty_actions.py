@@ -31,6 +31,7 @@ from opsconsole.collectors.snmp_collector import convert, set_control
 from opsconsole.core.duty.executors import Executors
 from opsconsole.core.duty.model import DeviceResult, PlannedStep, redact_url
 from opsconsole.core.leash import CANNOT_START, argv_on_leash
+from opsconsole.core.profiles import ControlSpec
 from opsconsole.core.readings import Reading, Status
 from opsconsole.core.site import Device, Site
 
@@ -69,14 +70,19 @@ def _interval(timeout_s: float) -> float:
 # ---- device actions ------------------------------------------------------------
 
 
-async def snmp_set(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult:
-    name = step.params["control"]
-    control = io.site.profiles[dev.profile or ""].controls[name]
+async def _set_read_back(io: DeviceIO, dev: Device, control: ControlSpec,
+                         label: str) -> DeviceResult:
+    """SET a profile control on `dev` and say what it reads back."""
     try:
         back = await set_control(io.engine, build_target(io.site, dev), control)
     except SnmpError as exc:
-        return DeviceResult(dev.id, False, f"{name}: {exc}")
-    return DeviceResult(dev.id, True, f"{name}: set {control.value!r}, reads back {back!r}")
+        return DeviceResult(dev.id, False, f"{label}: {exc}")
+    return DeviceResult(dev.id, True, f"{label}: set {control.value!r}, reads back {back!r}")
+
+
+async def snmp_set(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult:
+    name = step.params["control"]
+    return await _set_read_back(io, dev, io.site.profiles[dev.profile or ""].controls[name], name)
 
 
 async def miner_power(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult:
@@ -94,11 +100,7 @@ async def miner_power(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceRes
     if control is None:
         return DeviceResult(dev.id, False, f"{state}: profile {dev.profile!r} has no {state} "
                                            "control")
-    try:
-        back = await set_control(io.engine, build_target(io.site, dev), control)
-    except SnmpError as exc:
-        return DeviceResult(dev.id, False, f"{state}: {exc}")
-    return DeviceResult(dev.id, True, f"{state}: set {control.value!r}, reads back {back!r}")
+    return await _set_read_back(io, dev, control, state)
 
 
 async def pdu_outlet(io: DeviceIO, step: PlannedStep, dev: Device) -> DeviceResult:
