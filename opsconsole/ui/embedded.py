@@ -1,4 +1,4 @@
-"""The embedded service (OPSCONSOLE_EMBEDDED=1): `opsconsole --config FILE`,
+"""The embedded service (the default): `opsconsole --config FILE`,
 `--demo` and `--wall` draw from a site service, started here as a child
 process on loopback (`opsconsole serve --listen 127.0.0.1:0 --session-token-stdin`), unless this
 user already runs one for the same site (its discovery file in the site's

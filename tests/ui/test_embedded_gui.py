@@ -199,3 +199,21 @@ def test_a_joined_window_keeps_the_service_when_the_starter_is_killed(
         if gui.poll() is None:
             gui.kill()
             gui.wait(30)
+
+
+def test_a_corrupt_journal_leaves_the_embedded_window_on_its_site_with_a_banner(
+        qtbot, sim_site: SimSite, tmp_path: Path) -> None:
+    from tests.ui.test_fault_banner import corrupt
+
+    data = tmp_path / "data"
+    corrupt(data, "duty.sqlite")
+    win = _join(qtbot, sim_site, data)  # the child starts despite the journal, and polls
+    assert isinstance(win.bridge.runtime, EmbeddedRuntime) and not win.bridge.runtime.adopted
+    banner = win.fault_banner
+    qtbot.waitUntil(lambda: not banner.isHidden() and bool(banner.faults))
+    assert str(data / "duty.sqlite") in banner.text()
+    assert "Duty switching is off" in banner.text()
+    assert all(t.badge.text() == "DUTY ?" for gid, t in win.console.tiles.tiles.items()
+               if gid in {g.id for g in win.session.site.groups})
+    _keeps_drawing(qtbot, win)
+    win.close_site()
