@@ -5,6 +5,7 @@ and a firmware or login that cannot do it fails with the reason."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -37,6 +38,24 @@ def device(m: ApiMiner, firmware: str = "auto") -> Device:
 
 async def started(flavour: str, **kw) -> ApiMiner:
     return await ApiMiner(SimMiner(flavour, 7, timing=FAST), flavour, **kw).start()
+
+
+def sleep_once(flavour: str, login: Credentials | None = LOGIN, timeout_s: float = 5,
+               prepare: Callable[[ApiMiner], object] | None = None,
+               **kw) -> tuple[tuple[bool, str], list]:
+    """A simulated miner (`kw`: its ApiMiner options, `prepare`: what to change
+    first) asked to sleep once: (ok, message) and the commands it ran."""
+    async def main():
+        m = await started(flavour, **kw)
+        try:
+            if prepare is not None:
+                prepare(m)
+            return (await set_power(MinerApi(), device(m), login, "sleep", timeout_s),
+                    list(m.commands))
+        finally:
+            await m.stop()
+
+    return asyncio.run(main())
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -72,14 +91,7 @@ def test_sleep_and_wake_with_the_familys_own_command(flavour):
 
 @pytest.mark.parametrize("flavour", ["whatsminer", "antminer", "vnish"])
 def test_no_login_fails_with_the_reason(flavour):
-    async def main():
-        m = await started(flavour)
-        try:
-            return await set_power(MinerApi(), device(m), None, "sleep", 5), m.commands
-        finally:
-            await m.stop()
-
-    (ok, msg), commands = asyncio.run(main())
+    (ok, msg), commands = sleep_once(flavour, login=None)
     assert not ok and "needs a login" in msg and "password_env" in msg
     assert commands == []
 
@@ -91,55 +103,27 @@ def test_no_login_fails_with_the_reason(flavour):
 ])
 def test_wrong_password_fails_and_is_never_shown(flavour, why):
     wrong = Credentials(id="w", version="api", user=SIM_USER, password="not-the-pw-123")
-
-    async def main():
-        m = await started(flavour)
-        try:
-            return await set_power(MinerApi(), device(m), wrong, "sleep", 5), m.commands
-        finally:
-            await m.stop()
-
-    (ok, msg), commands = asyncio.run(main())
+    (ok, msg), commands = sleep_once(flavour, login=wrong)
     assert not ok and why in msg, msg
     assert "not-the-pw-123" not in msg and commands == []
 
 
 def test_whatsminer_write_api_disabled():
-    async def main():
-        m = await started("whatsminer", write_api=False)
-        try:
-            return await set_power(MinerApi(), device(m), LOGIN, "sleep", 5)
-        finally:
-            await m.stop()
-
-    ok, msg = asyncio.run(main())
+    (ok, msg), _ = sleep_once("whatsminer", write_api=False)
     assert not ok and "enable the write API" in msg and "Permission denied" in msg
 
 
 def test_luxos_another_session_active():
-    async def main():
-        m = await started("luxos")
-        try:
-            m._sessions.add("someone-else")
-            return await set_power(MinerApi(), device(m), LOGIN, "sleep", 5)
-        finally:
-            await m.stop()
-
-    ok, msg = asyncio.run(main())
+    (ok, msg), _ = sleep_once("luxos", prepare=lambda m: m._sessions.add("someone-else"))
     assert not ok and "Another session is active" in msg and "402" in msg
 
 
 def test_a_command_that_does_nothing_fails_on_read_back():
     """Braiins says "Mining paused" but keeps hashing: not a success."""
-    async def main():
-        m = await started("braiins")
+    def ignore_commands(m: ApiMiner) -> None:
         m.miner.command = lambda value: None  # the firmware ignores it
-        try:
-            return await set_power(MinerApi(), device(m), LOGIN, "sleep", 2.5)
-        finally:
-            await m.stop()
 
-    ok, msg = asyncio.run(main())
+    (ok, msg), _ = sleep_once("braiins", timeout_s=2.5, prepare=ignore_commands)
     assert not ok
     assert "pause accepted" in msg and "still reads state mining" in msg and "after 2.5 s" in msg
 
