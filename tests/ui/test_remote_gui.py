@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -44,6 +45,18 @@ def token(svc: Service, role: str) -> str:
     return svc.tokens[role].read_text().strip()  # type: ignore[attr-defined]
 
 
+W = TypeVar("W", MainWindow, WallWindow)
+
+
+def opened(qtbot, win: W, svc: Service, who: str) -> W:
+    """`win` on the service with `who`'s token, once its first data is in."""
+    qtbot.addWidget(win)
+    win.open_remote(svc.url, token(svc, who))
+    with qtbot.waitSignal(win.first_data):
+        pass
+    return win
+
+
 def test_site_model_round_trip_keeps_no_secret(svc: Service) -> None:
     status, doc = http("GET", svc.url + "/api/v1/site/model", svc.tokens["viewer"])  # type: ignore[attr-defined]
     assert status == 200
@@ -55,11 +68,7 @@ def test_site_model_round_trip_keeps_no_secret(svc: Service) -> None:
 
 
 def test_console_draws_the_services_data_and_polls_nothing(qtbot, svc: Service) -> None:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.open_remote(svc.url, token(svc, "operator"))
-    with qtbot.waitSignal(win.first_data):
-        pass
+    win = opened(qtbot, MainWindow(Settings()), svc, "operator")
     session = win.session
     assert session is not None and session.replica
     runtime = win.bridge.runtime
@@ -84,11 +93,7 @@ def test_console_draws_the_services_data_and_polls_nothing(qtbot, svc: Service) 
 
 def test_console_switch_goes_through_the_service_and_the_audit_names_the_token(
         qtbot, svc: Service) -> None:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.open_remote(svc.url, token(svc, "operator"))
-    with qtbot.waitSignal(win.first_data):
-        pass
+    win = opened(qtbot, MainWindow(Settings()), svc, "operator")
     client = win.duty.client
     plans: list = []
     client.call(lambda ctl: ctl.plan("row-a", "idle"), lambda p, e: plans.append((p, e)))
@@ -111,11 +116,7 @@ def test_console_switch_goes_through_the_service_and_the_audit_names_the_token(
 
 
 def test_console_shows_a_lost_service_and_reconnects_by_itself(qtbot, svc: Service) -> None:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.open_remote(svc.url, token(svc, "viewer"))
-    with qtbot.waitSignal(win.first_data):
-        pass
+    win = opened(qtbot, MainWindow(Settings()), svc, "viewer")
     assert win.duty is not None and win.duty.client.read_only  # a viewer acts on nothing
     assert win.link_banner.isHidden()
     snapshots = win.replica.snapshots
@@ -130,11 +131,7 @@ def test_console_shows_a_lost_service_and_reconnects_by_itself(qtbot, svc: Servi
 
 
 def test_wall_with_a_viewer_token(qtbot, svc: Service) -> None:
-    win = WallWindow(rotate_s=3600)
-    qtbot.addWidget(win)
-    win.open_remote(svc.url, token(svc, "viewer"))
-    with qtbot.waitSignal(win.first_data):
-        pass
+    win = opened(qtbot, WallWindow(rotate_s=3600), svc, "viewer")
     assert win.session is not None and win.session.replica
     assert win.page_names and win.header.site.text()
     qtbot.waitUntil(lambda: win.duty_states is not None and bool(win.duty_states.badges))
@@ -152,11 +149,7 @@ def two_person(sim_site: SimSite, tmp_path: Path) -> Iterator[Service]:
 
 
 def console(qtbot, svc: Service, who: str) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.open_remote(svc.url, token(svc, who))
-    with qtbot.waitSignal(win.first_data):
-        pass
+    win = opened(qtbot, MainWindow(Settings()), svc, who)
     assert win.requests_panel is not None
     return win
 
