@@ -26,6 +26,7 @@ T0 = time.perf_counter()  # before Qt is imported
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.fixtures.sites import LAN, device_toml  # noqa: E402
 
 GOAL_S = 3.0
 GIVE_UP_S = 60.0
@@ -34,14 +35,13 @@ GIVE_UP_S = 60.0
 def site_file(path: Path, devices: int, per_group: int, per_rack: int) -> Path:
     """Miners on loopback ports nobody listens on, `per_group` to a group."""
     out = ['[site]', f'name = "first-frame {devices}/{per_group}"', "poll_interval_s = 30", "",
-           "[credentials.lan]", 'version = "2c"', 'community = "public"']
+           LAN]
     for g in range((devices + per_group - 1) // per_group):
         out += ["", "[[groups]]", f'id = "g{g:05d}"', f'name = "Group {g}"', 'duty = "mining"']
         for k in range(g * per_group, min(devices, (g + 1) * per_group)):
-            out += ["", "[[groups.devices]]", f'id = "m{k:05d}"', 'kind = "miner"',
-                    f'address = "127.0.0.1:{20000 + k % 40000}"', 'profile = "sim-miner"',
-                    'credentials = "lan"', f'rack = "R{k // per_rack}"',
-                    f"position = {k % per_rack + 1}"]
+            out.append(device_toml(f"m{k:05d}", "miner", f"127.0.0.1:{20000 + k % 40000}",
+                                   "sim-miner", "lan", rack=f"R{k // per_rack}",
+                                   position=k % per_rack + 1))
     path.write_text("\n".join(out) + "\n")
     return path
 

@@ -53,6 +53,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from minerapi_vs_pyasic import run_sides  # noqa: E402
 from replay_agents import FAMILIES, handlers, wait_for  # noqa: E402
 
+from tests.fixtures.sites import device_toml  # noqa: E402
+
 NET = ipaddress.IPv4Address("127.41.0.0")
 API_PORT = 4028
 
@@ -106,8 +108,8 @@ def write_site(folder: Path, miners: int, interval: float, port: int) -> Path:
     for i in range(miners):
         if i % per_group == 0:
             lines += ["", "[[groups]]", f'id = "row-{i // per_group:03d}"', 'duty = "mining"']
-        lines += ["[[groups.devices]]", f'id = "m{i:05d}"', 'kind = "miner"',
-                  f'address = "{miner_ip(i)}:{port}"', 'api = "cgminer"', 'firmware = "auto"']
+        lines.append(device_toml(f"m{i:05d}", "miner", f"{miner_ip(i)}:{port}", api="cgminer",
+                                 firmware="auto"))
     path = folder / f"site-api-{miners}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -25,6 +25,8 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from snmpd_agent import Snmpd
 
+from tests.fixtures.sites import LAN, device_toml
+
 BASE = "1.3.6.1.4.1.32473.1"
 OIDS = {f"{BASE}.1.0": ("unsigned", "98200"), f"{BASE}.2.0": ("unsigned", "100000"),
         f"{BASE}.4.0": ("integer", "3250"), f"{BASE}.5.0": ("integer", "24"),
@@ -39,13 +41,9 @@ def write_site(folder: Path, port: int, devices: int, concurrency: int,
     shutil.copyfile(PROFILE, folder / "profiles" / PROFILE.name)
     lines = ['[site]', 'name = "bench"', "poll_interval_s = 10",
              f"max_concurrency = {concurrency}", "snmp_timeout_s = 2", "snmp_retries = 1",
-             f'snmp_engine = "{engine}"', "",
-             '[credentials.lan]', 'version = "2c"', 'community = "public"', "",
-             "[[groups]]", 'id = "row-a"', 'duty = "mining"']
+             f'snmp_engine = "{engine}"', "", LAN, "[[groups]]", 'id = "row-a"', 'duty = "mining"']
     for i in range(devices):
-        lines += ["[[groups.devices]]", f'id = "m{i:05d}"', 'kind = "miner"',
-                  f'address = "127.0.0.1:{port}"', 'profile = "bench-miner"',
-                  'credentials = "lan"']
+        lines.append(device_toml(f"m{i:05d}", "miner", f"127.0.0.1:{port}", "bench-miner", "lan"))
     path = folder / f"site-{engine}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

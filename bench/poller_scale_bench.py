@@ -48,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from poller_bench import OIDS, PROFILE
 from snmpd_agent import Snmpd
 
+from tests.fixtures.sites import LAN, device_toml
+
 LIVE_NET = ipaddress.IPv4Address("127.1.0.0")
 DEAD_NET = ipaddress.IPv4Address("127.2.0.0")
 
@@ -80,8 +82,7 @@ def write_fleet(folder: Path, agent: FleetSnmpd, devices: int, dead_frac: float,
     shutil.copyfile(PROFILE, folder / "profiles" / PROFILE.name)
     lines = ["[site]", 'name = "scale"', f"poll_interval_s = {interval}",
              f"max_concurrency = {concurrency}", "snmp_timeout_s = 2", "snmp_retries = 1",
-             f'snmp_engine = "{engine}"', "",
-             "[credentials.lan]", 'version = "2c"', 'community = "public"']
+             f'snmp_engine = "{engine}"', "", LAN]
     dead_every = round(1 / dead_frac) if dead_frac > 0 else 0
     per_group = 500
     for i in range(devices):
@@ -90,8 +91,7 @@ def write_fleet(folder: Path, agent: FleetSnmpd, devices: int, dead_frac: float,
         dead = dead_every and i % dead_every == dead_every - 1
         addr = (f"{device_ip(DEAD_NET, i)}:{agent.dead_port}" if dead
                 else f"{device_ip(LIVE_NET, i)}:{agent.port}")
-        lines += ["[[groups.devices]]", f'id = "m{i:05d}"', 'kind = "miner"',
-                  f'address = "{addr}"', 'profile = "bench-miner"', 'credentials = "lan"']
+        lines.append(device_toml(f"m{i:05d}", "miner", addr, "bench-miner", "lan"))
     path = folder / f"site-{devices}-{engine}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
