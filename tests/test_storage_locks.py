@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,23 @@ def existing_files(data: Path) -> None:
     Approvals.in_dir(data).close()
 
 
+def run_locked(engine: SiteEngine, holders: list[LockHolder],
+               body: Callable[[], Awaitable[dict[str, object]]]) -> dict[str, object]:
+    """body() while the engine runs; the lock holders are killed after, whatever happens."""
+    async def main() -> dict[str, object]:
+        await engine.start()
+        try:
+            return await body()
+        finally:
+            await engine.stop()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        for h in holders:
+            h.kill()
+
+
 async def until(cond: Callable[[], bool], what: str) -> None:
     async with asyncio.timeout(HANG_GUARD_S):
         while not cond():
@@ -66,34 +83,26 @@ def test_engine_polls_and_raises_alarms_while_the_files_are_locked(
                for name in ("alarms.sqlite", "duty.sqlite", "approvals.sqlite")]
     engine = SiteEngine(site, data)
 
-    async def main() -> dict[str, object]:
-        await engine.start()
-        try:
-            log = engine.state.alarm_log
-            assert isinstance(log, AlarmLog)
-            await until(lambda: engine.state.alarms.alarm_count >= len(miners), "alarms")
-            start = engine.cycles
-            planning = asyncio.create_task(engine.desk.plan("switch", site.groups[0].id, "idle"))
-            await until(lambda: engine.cycles >= start + 3, "cycles while locked")
-            seen = {"cycles": engine.cycles - start, "planning_waited": not planning.done(),
-                    "written_while_locked": log.written,
-                    "alarmed": {a.device for a in engine.state.alarms.alarms()}}
-            for h in holders:
-                await asyncio.to_thread(h.release)
-            assert await asyncio.to_thread(log.flush, HANG_GUARD_S)
-            plan = await planning
-            seen["plan"] = (plan.group, plan.to_duty)
-            seen["rows"] = await asyncio.to_thread(log.entries)
-            seen["faults"] = engine.state.storage_faults.current()
-            return seen
-        finally:
-            await engine.stop()
-
-    try:
-        seen = asyncio.run(main())
-    finally:
+    async def body() -> dict[str, object]:
+        log = engine.state.alarm_log
+        assert isinstance(log, AlarmLog)
+        await until(lambda: engine.state.alarms.alarm_count >= len(miners), "alarms")
+        start = engine.cycles
+        planning = asyncio.create_task(engine.desk.plan("switch", site.groups[0].id, "idle"))
+        await until(lambda: engine.cycles >= start + 3, "cycles while locked")
+        seen = {"cycles": engine.cycles - start, "planning_waited": not planning.done(),
+                "written_while_locked": log.written,
+                "alarmed": {a.device for a in engine.state.alarms.alarms()}}
         for h in holders:
-            h.kill()
+            await asyncio.to_thread(h.release)
+        assert await asyncio.to_thread(log.flush, HANG_GUARD_S)
+        plan = await planning
+        seen["plan"] = (plan.group, plan.to_duty)
+        seen["rows"] = await asyncio.to_thread(log.entries)
+        seen["faults"] = engine.state.storage_faults.current()
+        return seen
+
+    seen = run_locked(engine, holders, body)
     assert seen["cycles"] >= 3
     assert seen["planning_waited"], "planning did not wait for the journal's lock"
     assert seen["written_while_locked"] == 0, "the alarm log wrote through another's lock?"
@@ -115,38 +124,31 @@ def test_a_lock_held_past_the_busy_timeout_is_a_fault_and_polling_goes_on(
     holder = LockHolder(data / "alarms.sqlite")
     engine = SiteEngine(site, data)
 
-    async def main() -> dict[str, object]:
-        await engine.start()
-        try:
-            log = engine.state.alarm_log
-            faults = engine.state.storage_faults
-            assert isinstance(log, AlarmLog)
-            await until(lambda: bool(faults.current()), "the fault")
-            start = engine.cycles
-            await until(lambda: engine.cycles >= start + 3, "cycles after the fault")
-            assert await asyncio.to_thread(log.flush, HANG_GUARD_S)  # each try gave up
-            warm = [a for a in engine.state.alarms.alarms() if a.key == WARM.key]
-            seen: dict[str, object] = {
-                "fault": [(f.area, f.problem) for f in faults.current()],
-                "shown": len(warm),
-                "lost": [a.log_key is not None and log.lost(a.log_key) for a in warm]}
-            await asyncio.to_thread(holder.release)
-            # a new alarm after the lock is gone is written, and the banner goes
-            engine.state.acknowledge("a-01", WARM.key, "ops", "seen")
-            key = engine.state.alarms.find("a-01", WARM.key).log_key  # type: ignore[union-attr]
-            extra = log.raised("a-01", "device", "extra", "rule", "warning", "after", 1.0)
-            assert await asyncio.to_thread(log.flush, HANG_GUARD_S)
-            seen["extra_row"] = log.row_id(extra)
-            seen["ack_lost"] = log.lost(key)
-            seen["faults_after"] = faults.current()
-            return seen
-        finally:
-            await engine.stop()
+    async def body() -> dict[str, object]:
+        log = engine.state.alarm_log
+        faults = engine.state.storage_faults
+        assert isinstance(log, AlarmLog)
+        await until(lambda: bool(faults.current()), "the fault")
+        start = engine.cycles
+        await until(lambda: engine.cycles >= start + 3, "cycles after the fault")
+        assert await asyncio.to_thread(log.flush, HANG_GUARD_S)  # each try gave up
+        warm = [a for a in engine.state.alarms.alarms() if a.key == WARM.key]
+        seen: dict[str, object] = {
+            "fault": [(f.area, f.problem) for f in faults.current()],
+            "shown": len(warm),
+            "lost": [a.log_key is not None and log.lost(a.log_key) for a in warm]}
+        await asyncio.to_thread(holder.release)
+        # a new alarm after the lock is gone is written, and the banner goes
+        engine.state.acknowledge("a-01", WARM.key, "ops", "seen")
+        key = engine.state.alarms.find("a-01", WARM.key).log_key  # type: ignore[union-attr]
+        extra = log.raised("a-01", "device", "extra", "rule", "warning", "after", 1.0)
+        assert await asyncio.to_thread(log.flush, HANG_GUARD_S)
+        seen["extra_row"] = log.row_id(extra)
+        seen["ack_lost"] = log.lost(key)
+        seen["faults_after"] = faults.current()
+        return seen
 
-    try:
-        seen = asyncio.run(main())
-    finally:
-        holder.kill()
+    seen = run_locked(engine, [holder], body)
     assert seen["fault"] == [(ALARM_LOG, "locked by another process for too long")]
     assert seen["shown"] == 2  # the alarms are still shown; only their records are lost
     assert seen["lost"] == [True, True]
