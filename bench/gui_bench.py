@@ -342,8 +342,8 @@ def time_handlers(state: dict) -> dict[str, list[float]]:
     targets = {"ingest slice": (SiteSession, "_take_slice"),
                "alarm tick (1 Hz)": (SiteSession, "_on_tick"),
                "replica feed (alarms etc.)": (ReplicaFeed, "_apply"),
-               "views refresh": (ConsoleView, "refresh"),
-               "charts refresh": (ChartsPanel, "refresh"),
+               "views refresh (a step)": (ConsoleView, "_next_step"),
+               "charts refresh (a plot)": (ChartsPanel, "_next_step"),
                "chart paint": (pg.GraphicsView, "paintEvent"),
                "rack map paint": (RackMap, "paintEvent")}
     for name, (cls, attr) in targets.items():

@@ -116,8 +116,9 @@ class ChartsPanel(QWidget):
         self.glw.scene().sigMouseMoved.connect(self._on_mouse)
         self._timer = QTimer(self)
         self._timer.setInterval(2000)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self.refresh_in_steps)
         self._timer.start()
+        self._steps: list[int] = []  # plots (indices into PLOTS) a staged refresh has left
         session.updated.connect(self._mark_dirty)
         self.refresh()
 
@@ -143,13 +144,40 @@ class ChartsPanel(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """Every plot, now."""
         if self.paused or not self._dirty:
             return
         self._dirty = False
+        self._steps = []
+        self.glw.setUpdatesEnabled(True)
+        for k in range(len(PLOTS)):
+            self._refresh_plot(k)
+
+    def refresh_in_steps(self) -> None:
+        """The same, one plot per event-loop turn (the timer): four plots of a
+        20,000-device site took 28 ms together on a loaded machine."""
+        if self.paused or not self._dirty or self._steps:
+            return
+        self._dirty = False
+        self._steps = list(range(len(PLOTS)))
+        self.glw.setUpdatesEnabled(False)  # one paint when all four are set, not four
+        self._next_step()
+
+    def _next_step(self) -> None:
+        if self._steps and not self.paused:
+            self._refresh_plot(self._steps.pop(0))
+        else:
+            self._steps = []
+        if self._steps:
+            QTimer.singleShot(0, self, self._next_step)
+        else:
+            self.glw.setUpdatesEnabled(True)
+
+    def _refresh_plot(self, k: int) -> None:
         store = self.session.store
         now = time.time()
         scopes = [SITE] + ([self.group] if self.group else [])
-        for metric, _label, _unit, scale, _si in PLOTS:
+        for metric, _label, _unit, scale, _si in PLOTS[k:k + 1]:
             site_curve, group_curve = self.curves[metric]
             self._data[metric] = []
             for scope, curve in zip(scopes, (site_curve, group_curve), strict=False):
