@@ -137,6 +137,10 @@ class ConsoleView(QWidget):
         self._timer.timeout.connect(self.refresh_in_steps)
         self._timer.start()
         self._steps: list[Callable[[], None]] = []  # what the current staged refresh has left
+        self._step_timer = QTimer(self)  # the next step, on the next event-loop turn
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._next_step)
         self._update_tab_titles()
 
     # -- live updates ---------------------------------------------------------------
@@ -181,7 +185,7 @@ class ConsoleView(QWidget):
             return
         self._steps.pop(0)()
         if self._steps:
-            QTimer.singleShot(0, self, self._next_step)
+            self._step_timer.start()
 
     def _refresh_alarms(self) -> None:
         if self._alarms_dirty:
@@ -232,6 +236,7 @@ class ConsoleView(QWidget):
         """Stop this view's timers and close its dialogs; the session goes on
         (signals to deleted widgets are dropped by Qt with the widgets)."""
         self._timer.stop()
+        self._step_timer.stop()
         self._steps = []
         self.charts._timer.stop()
         for dlg in list(self.details.values()):

@@ -119,6 +119,10 @@ class ChartsPanel(QWidget):
         self._timer.timeout.connect(self.refresh_in_steps)
         self._timer.start()
         self._steps: list[int] = []  # plots (indices into PLOTS) a staged refresh has left
+        self._step_timer = QTimer(self)  # the next plot, on the next event-loop turn
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._next_step)
         session.updated.connect(self._mark_dirty)
         self.refresh()
 
@@ -169,7 +173,7 @@ class ChartsPanel(QWidget):
         else:
             self._steps = []
         if self._steps:
-            QTimer.singleShot(0, self, self._next_step)
+            self._step_timer.start()
         else:
             self.glw.setUpdatesEnabled(True)
 
