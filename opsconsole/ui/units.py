@@ -33,37 +33,31 @@ def lower_bound(text: str, missing: int) -> str:
     return f">= {text}" if missing > 0 and text != NA else text
 
 
+Scale = tuple[tuple[float, str, int], ...]  # (divisor, unit, decimals), largest first
+
+
+def _scaled(value: float | None, scale: Scale) -> str:
+    """`value` in the largest unit it reaches (the last one below that)."""
+    if not _ok(value):
+        return NA
+    assert value is not None
+    *larger, last = scale
+    div, unit, places = next((s for s in larger if abs(value) >= s[0]), last)
+    return f"{value / div:.{places}f} {unit}"
+
+
 def hashrate(ths: float | None) -> str:
     """TH/s scaled to PH/s, EH/s."""
-    if not _ok(ths):
-        return NA
-    assert ths is not None
-    for unit, div in (("EH/s", 1e6), ("PH/s", 1e3)):
-        if abs(ths) >= div:
-            return f"{ths / div:.2f} {unit}"
-    return f"{ths:.1f} TH/s"
+    return _scaled(ths, ((1e6, "EH/s", 2), (1e3, "PH/s", 2), (1, "TH/s", 1)))
 
 
 def power(w: float | None) -> str:
-    if not _ok(w):
-        return NA
-    assert w is not None
-    if abs(w) >= 1e6:
-        return f"{w / 1e6:.2f} MW"
-    if abs(w) >= 1e3:
-        return f"{w / 1e3:.1f} kW"
-    return f"{w:.0f} W"
+    return _scaled(w, ((1e6, "MW", 2), (1e3, "kW", 1), (1, "W", 0)))
 
 
 def tokens(tps: float | None) -> str:
     """Generated tokens per second, scaled to k and M."""
-    if not _ok(tps):
-        return NA
-    assert tps is not None
-    for unit, div in (("M tok/s", 1e6), ("k tok/s", 1e3)):
-        if abs(tps) >= div:
-            return f"{tps / div:.1f} {unit}"
-    return f"{tps:.0f} tok/s"
+    return _scaled(tps, ((1e6, "M tok/s", 1), (1e3, "k tok/s", 1), (1, "tok/s", 0)))
 
 
 def temp(c: float | None) -> str:
