@@ -23,6 +23,7 @@ from opsconsole.core.prometheus import MetricsServer
 from opsconsole.core.report import poll_json
 from opsconsole.core.siteload import load_site
 from opsconsole.core.store import LiveStore
+from opsconsole.sim import simulated_nvml
 from opsconsole.sim.site import SimSite
 from tests.fixtures.ports import free_tcp_port
 from tests.fixtures.require import agent_missing
@@ -92,7 +93,7 @@ def test_prometheus_reads_back_what_poll_json_prints(sim_site: SimSite, promethe
     site = load_site(sim_site.config_path, env={})
 
     async def one_pass():
-        poller = Poller(site, lambda _b: None)
+        poller = Poller(site, lambda _b: None, simulated_nvml=simulated_nvml)
         try:
             t0 = time.monotonic()
             return await poller.poll_once(), time.monotonic() - t0
@@ -172,7 +173,7 @@ def test_poll_serves_metrics_on_loopback_and_writes_history(sim_site: SimSite,
         time.sleep(2.5)  # a commit of the history writer
     finally:
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=90)  # a hang detector: generous for a loaded box
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     out = subprocess.run(
