@@ -143,6 +143,12 @@ def test_prometheus_reads_back_what_poll_json_prints(sim_site: SimSite, promethe
         server.close()
 
 
+def _interruptible() -> None:
+    """Ctrl-C as at a terminal: a test run started in the background (nohup, `&`)
+    hands its children SIGINT ignored, and `poll` rightly keeps ignoring it then."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_poll_serves_metrics_on_loopback_and_writes_history(sim_site: SimSite,
                                                             tmp_path: Path) -> None:
@@ -155,7 +161,7 @@ def test_poll_serves_metrics_on_loopback_and_writes_history(sim_site: SimSite,
         [sys.executable, "-m", "opsconsole", "poll", "--config", str(cfg), "--format", "json",
          "--metrics-port", str(port), "--data-dir", str(data)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=_interruptible)
     try:
         def families():
             text = get(f"http://127.0.0.1:{port}/metrics")
