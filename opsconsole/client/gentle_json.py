@@ -59,6 +59,19 @@ def _value(s: str, i: int) -> tuple[Any, int]:
     return _scan_once(s, i)
 
 
+def _after_value(s: str, i: int, close: str) -> tuple[bool, int]:
+    """Past a container's element: (True, index after `close`) at its end, or
+    (False, index of the next element) after a comma."""
+    i = _WS(s, i).end()
+    c = s[i]
+    j = _WS(s, i + 1).end()
+    if c == close:
+        return True, j
+    if c != ",":
+        raise json.JSONDecodeError("Expecting ',' delimiter", s, j - 1)
+    return False, j
+
+
 def _array(s: str, i: int) -> tuple[list[Any], int]:
     out: list[Any] = []
     i = _WS(s, i).end()
@@ -73,13 +86,9 @@ def _array(s: str, i: int) -> tuple[list[Any], int]:
             v, i = _value(s, i)
             whole = i - start < SMALL_CHARS
         out.append(v)
-        i = _WS(s, i).end()
-        c = s[i]
-        i = _WS(s, i + 1).end()
-        if c == "]":
+        closed, i = _after_value(s, i, "]")
+        if closed:
             return out, i
-        if c != ",":
-            raise json.JSONDecodeError("Expecting ',' delimiter", s, i - 1)
 
 
 def _object(s: str, i: int) -> tuple[dict[str, Any], int]:
@@ -104,10 +113,6 @@ def _object(s: str, i: int) -> tuple[dict[str, Any], int]:
             v, i = _value(s, i)
             small = small + 1 if i - start < SMALL_CHARS else 0
         out[key] = v
-        i = _WS(s, i).end()
-        c = s[i]
-        i = _WS(s, i + 1).end()
-        if c == "}":
+        closed, i = _after_value(s, i, "}")
+        if closed:
             return out, i
-        if c != ",":
-            raise json.JSONDecodeError("Expecting ',' delimiter", s, i - 1)
